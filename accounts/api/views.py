@@ -1,0 +1,238 @@
+"""The accounts part of /api/v1: authenticate, user, organizations, members, tokens."""
+
+from django.contrib.auth import authenticate as authenticate_password
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from accounts import services, tokens
+from accounts.access import namespace_for, request_token
+from accounts.models import Level, Membership, Organization, Token, User
+from accounts.privileges import readable_namespaces
+from atlas.api.authentication import check_failure_throttle, record_failure
+from atlas.api.envelopes import unwrap, validated
+from atlas.api.exceptions import Unprocessable
+from atlas.api.pagination import envelope_pagination
+
+from . import serializers as s
+
+BAD_LOGIN = "Invalid login or password."
+
+
+class AuthenticateViewSet(viewsets.ViewSet):
+    """`POST` trades a login and password for a new token; `GET` checks a token."""
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def get_authenticators(self):
+        if self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    @extend_schema(
+        request=inline_serializer("AuthenticateRequest", {"user": s.LoginSerializer()}),
+        responses={
+            201: inline_serializer("AuthenticateResponse", {"token": serializers.CharField()})
+        },
+    )
+    def create(self, request):
+        check_failure_throttle(request)
+        data = validated(s.LoginSerializer(data=unwrap(request.data, "user")))
+        user = authenticate_password(request, username=data["login"], password=data["password"])
+        if user is None:
+            record_failure(request)
+            raise AuthenticationFailed(BAD_LOGIN)
+        _, text = tokens.issue(user, description=data["description"] or "API login")
+        return Response({"token": text}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer("AuthenticateStatus", {"username": serializers.CharField()})
+        }
+    )
+    def list(self, request):
+        return Response({"username": request.user.username})
+
+
+class UserViewSet(viewsets.ViewSet):
+    """The caller's own account, and other visible users and organizations."""
+
+    @extend_schema(responses=s.CurrentUserSerializer)
+    def me(self, request):
+        user = User.objects.prefetch_related("memberships__organization__namespace").get(
+            pk=request.user.pk
+        )
+        return Response(s.CurrentUserSerializer(user).data)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "NamespaceOwner",
+            {
+                "username": serializers.CharField(),
+                "avatar_url": serializers.CharField(allow_null=True),
+                "kind": serializers.CharField(),
+            },
+        )
+    )
+    def retrieve(self, request, username):
+        namespace = readable_namespaces(request.user).filter(name__iexact=username).first()
+        if namespace is None:
+            # Also visible: people who share an organization with the caller.
+            shared = Membership.objects.filter(organization__memberships__user=request.user).values(
+                "user_id"
+            )
+            user = User.objects.filter(
+                username__iexact=username, is_active=True, pk__in=shared
+            ).first()
+            if user is None:
+                raise Http404
+            namespace = user.namespace
+        if namespace.is_organization:
+            return Response(
+                {"username": namespace.name, "avatar_url": None, "kind": namespace.kind}
+            )
+        user = namespace.user
+        return Response(
+            {
+                "username": user.username,
+                "avatar_url": s.avatar_url(user.email or user.username),
+                "kind": namespace.kind,
+            }
+        )
+
+
+def _organization_with_level(request, name, needed=Level.READ):
+    namespace, level = namespace_for(request, name, needed)
+    if not namespace.is_organization:
+        raise Http404
+    organization = Organization.objects.select_related("namespace").get(namespace=namespace)
+    organization.caller_level = level
+    return organization
+
+
+class OrganizationViewSet(viewsets.GenericViewSet):
+    """Organizations the caller belongs to."""
+
+    serializer_class = s.OrganizationSerializer
+    pagination_class = envelope_pagination("organizations")
+
+    def get_queryset(self):
+        return (
+            Organization.objects.filter(memberships__user=self.request.user)
+            .select_related("namespace")
+            .annotate(caller_level=F("memberships__level"))
+            .order_by("namespace__name")
+        )
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request=inline_serializer(
+            "OrganizationCreate", {"organization": s.OrganizationCreateSerializer()}
+        )
+    )
+    def create(self, request):
+        data = validated(s.OrganizationCreateSerializer(data=unwrap(request.data, "organization")))
+        organization = services.create_organization(request.user, data["name"], data["email"])
+        organization.caller_level = Level.ADMIN
+        return Response({"organization": self.get_serializer(organization).data}, status=201)
+
+    def retrieve(self, request, name):
+        organization = _organization_with_level(request, name)
+        return Response({"organization": self.get_serializer(organization).data})
+
+
+class MemberViewSet(viewsets.GenericViewSet):
+    """An organization's members and their levels; changes need admin."""
+
+    serializer_class = s.MemberSerializer
+    pagination_class = envelope_pagination("members")
+
+    def list(self, request, name):
+        organization = _organization_with_level(request, name)
+        members = organization.memberships.select_related("user").order_by("user__username")
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request=inline_serializer("MemberCreate", {"membership": s.MemberCreateSerializer()})
+    )
+    def create(self, request, name):
+        organization = _organization_with_level(request, name, Level.ADMIN)
+        data = validated(s.MemberCreateSerializer(data=unwrap(request.data, "membership")))
+        user = services.find_user(data["username"])
+        if user is None:
+            raise Unprocessable({"username": ["no such user"]})
+        membership = services.add_member(organization, user, data["level"])
+        return Response({"membership": self.get_serializer(membership).data}, status=201)
+
+    def _membership(self, organization, username):
+        membership = (
+            organization.memberships.select_related("user", "organization")
+            .filter(user__username__iexact=username)
+            .first()
+        )
+        if membership is None:
+            raise Http404
+        return membership
+
+    @extend_schema(
+        request=inline_serializer("MemberUpdate", {"membership": s.MemberUpdateSerializer()})
+    )
+    def partial_update(self, request, name, username):
+        organization = _organization_with_level(request, name, Level.ADMIN)
+        membership = self._membership(organization, username)
+        data = validated(s.MemberUpdateSerializer(data=unwrap(request.data, "membership")))
+        services.change_level(membership, data["level"])
+        return Response({"membership": self.get_serializer(membership).data})
+
+    def destroy(self, request, name, username):
+        organization = _organization_with_level(request, name, Level.ADMIN)
+        services.remove_member(self._membership(organization, username))
+        return Response(status=204)
+
+
+class TokenViewSet(viewsets.GenericViewSet):
+    """The caller's own tokens. The secret is shown once, in the create response."""
+
+    serializer_class = s.TokenSerializer
+    pagination_class = envelope_pagination("tokens")
+
+    def get_queryset(self):
+        return Token.objects.filter(user=self.request.user, kind=Token.Kind.USER)
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request=inline_serializer("TokenCreate", {"token": s.TokenCreateSerializer()}),
+        responses={201: inline_serializer("NewToken", {"token": s.NewTokenSerializer()})},
+    )
+    def create(self, request):
+        caller = request_token(request)
+        if caller is not None and caller.kind != Token.Kind.USER:
+            raise PermissionDenied("This token may not create tokens.")
+        data = validated(
+            s.TokenCreateSerializer(data=unwrap(request.data, "token", required=False))
+        )
+        token, text = tokens.issue(request.user, **data)
+        body = s.NewTokenSerializer(token, context={"text": text}).data
+        return Response({"token": body}, status=201, headers={"Cache-Control": "no-store"})
+
+    def destroy(self, request, public_id):
+        token = self.get_queryset().filter(public_id=public_id).first()
+        if token is None:
+            raise Http404
+        tokens.revoke(token)
+        return Response(status=204)

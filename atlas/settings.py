@@ -1,0 +1,311 @@
+"""Settings for the Atlas server.
+
+Everything an operator may change comes from an environment variable with a
+safe default, read through the small helpers below that fail loudly on bad
+values. The embedded default needs none of them: SQLite and blobs in the data
+directory, keys generated there on first start.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_list(name, default=()):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DATA_DIR = Path(env_str("ATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _secret_key_from_data_dir():
+    """Read the secret key kept in the data directory, creating it once.
+
+    O_EXCL makes the first of several processes starting together the only
+    writer; the others read what it wrote.
+    """
+    path = DATA_DIR / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        key = secrets.token_urlsafe(50)
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _secret_key_from_data_dir()
+DEBUG = env_bool("DEBUG", False)
+
+EXTERNAL_URL = env_str("ATLAS_EXTERNAL_URL").rstrip("/")
+PORT = env_int("PORT", 8000)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+if EXTERNAL_URL:
+    from urllib.parse import urlsplit
+
+    _external_host = urlsplit(EXTERNAL_URL).hostname
+    if _external_host and _external_host not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_external_host)
+    CSRF_TRUSTED_ORIGINS = [f"{urlsplit(EXTERNAL_URL).scheme}://{urlsplit(EXTERNAL_URL).netloc}"]
+
+# Behind a trusted reverse proxy, honour X-Forwarded-Proto/Host when building
+# absolute URLs (upload_path). Off by default: a client could forge them.
+if env_bool("ATLAS_TRUST_PROXY_HEADERS", False):
+    USE_X_FORWARDED_HOST = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "atlas",
+    "accounts",
+    "environments",
+    "states",
+    "runs",
+]
+
+MIDDLEWARE = [
+    "atlas.middleware.QueryStringTokenMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "atlas.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "atlas.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web server and the worker share the file;
+    # IMMEDIATE transactions take the write lock up front, so two writers
+    # queue instead of failing halfway with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "blobs")},
+    },
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+if env_str("ATLAS_S3_BUCKET"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("ATLAS_S3_BUCKET"),
+            "endpoint_url": env_str("ATLAS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("ATLAS_S3_REGION") or None,
+            "access_key": env_str("ATLAS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("ATLAS_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("ATLAS_S3_PREFIX"),
+            "file_overwrite": True,
+            "default_acl": None,
+        },
+    }
+
+# Security headers and cookie flags. HTTPS-only flags follow the external URL.
+_https = EXTERNAL_URL.startswith("https://")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("ATLAS_SECURE_COOKIES", _https)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env_bool("ATLAS_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("ATLAS_HSTS_SECONDS", 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_AGE = env_int("ATLAS_SESSION_AGE_SECONDS", 14 * 24 * 3600)
+
+# Bodies of ordinary forms stay small; state and archive bodies are streamed
+# by their own views and bounded by the limits below, never read whole.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ATLAS_MAX_FORM_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+ATLAS_MAX_STATE_BYTES = env_int("ATLAS_MAX_STATE_BYTES", 100 * 1024 * 1024)
+ATLAS_MAX_ARCHIVE_BYTES = env_int("ATLAS_MAX_ARCHIVE_BYTES", 100 * 1024 * 1024)
+ATLAS_MAX_PARAM_DEPTH = 5
+ATLAS_MAX_PARAMS = 1000
+
+# Keys for token digests and blob encryption: a JSON key ring given inline,
+# as a file, or generated into the data directory on first start.
+ATLAS_KEYS = env_str("ATLAS_KEYS")
+ATLAS_KEYS_FILE = env_str("ATLAS_KEYS_FILE") or str(DATA_DIR / "keys.json")
+
+# Failed token or password attempts per address before answering 429.
+ATLAS_AUTH_FAILURE_LIMIT = env_int("ATLAS_AUTH_FAILURE_LIMIT", 30)
+ATLAS_AUTH_FAILURE_WINDOW = env_int("ATLAS_AUTH_FAILURE_WINDOW", 60)
+# Re-enter the password before generating a token when the sign-in is older.
+ATLAS_SUDO_SECONDS = env_int("ATLAS_SUDO_SECONDS", 300)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    }
+}
+if env_str("ATLAS_REDIS_URL"):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("ATLAS_REDIS_URL"),
+    }
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "atlas.api.authentication.AtlasTokenAuthentication",
+        "atlas.api.authentication.CsrfSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["atlas.api.permissions.AuthenticatedAndTokenAllows"],
+    "DEFAULT_PARSER_CLASSES": [
+        "atlas.api.parsers.BoundedJSONParser",
+        "atlas.api.parsers.RackFormParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "atlas.api.pagination.AtlasPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "atlas.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atlas API v1",
+    "DESCRIPTION": "A self-hosted server for the Terraform Enterprise v1 (Atlas) API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "AtlasToken": {"type": "apiKey", "in": "header", "name": "X-Atlas-Token"}
+        }
+    },
+    "SECURITY": [{"AtlasToken": []}],
+}
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Request warnings name only the path; never the query or headers.
+        "django.request": {"level": "ERROR"},
+    },
+}

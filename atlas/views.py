@@ -1,0 +1,51 @@
+"""Project-wide views: JSON error handlers for /api/ and the health check."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.defaults import page_not_found, server_error
+
+from atlas.api.exceptions import NOT_FOUND_MESSAGE, json_error
+
+
+def _is_api(request):
+    return request.path.startswith("/api/")
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return json_error(404, NOT_FOUND_MESSAGE)
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return json_error(500, "Internal server error.")
+    return server_error(request)
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        return json_error(400, "Bad request.")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if _is_api(request):
+        return json_error(403, "You may not do this.")
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def health(request):
+    """200 when the database answers: for load balancers and `make serve`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def api_not_found(request):
+    """Anything under /api/ that no route matches, other versions included."""
+    return json_error(404, NOT_FOUND_MESSAGE)

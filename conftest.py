@@ -1,0 +1,61 @@
+"""Shared fixtures: isolated data directory, personas, API clients."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import Level
+from accounts.tests.factories import UserFactory, member, organization, token_for
+from atlas.keys import reset_key_ring
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(settings, tmp_path):
+    """Blobs and keys of each test in its own directory; a clean cache."""
+    blobs = tmp_path / "blobs"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(blobs)},
+        },
+    }
+    settings.ATLAS_KEYS = ""
+    settings.ATLAS_KEYS_FILE = str(tmp_path / "keys.json")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    reset_key_ring()
+    cache.clear()
+    yield SimpleNamespace(root=tmp_path, blobs=blobs)
+    reset_key_ring()
+    cache.clear()
+
+
+def api_client(token=None):
+    client = APIClient()
+    if token:
+        client.credentials(HTTP_X_ATLAS_TOKEN=token)
+    return client
+
+
+@pytest.fixture
+def personas(db):
+    """Organization `acme` with an admin, a writer and a reader; an outsider.
+
+    Each persona has a user, a token's text and an API client using it.
+    """
+    people = {}
+    for role in ("admin", "writer", "reader", "outsider"):
+        user = UserFactory(username=role)
+        text = token_for(user, description=f"{role} token")
+        people[role] = SimpleNamespace(user=user, token=text, client=api_client(text))
+    acme = organization("acme", people["admin"].user)
+    member(acme, people["writer"].user, Level.WRITE)
+    member(acme, people["reader"].user, Level.READ)
+    return SimpleNamespace(org=acme, **people)
+
+
+@pytest.fixture
+def anonymous():
+    return APIClient()

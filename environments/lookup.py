@@ -1,0 +1,60 @@
+"""Finding the environment a request names, with the privilege check.
+
+Every app that serves `:username/:name` URLs calls `environment_for`; it
+answers 404 for what the caller may not see and 403 for a level too low.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+
+from accounts.access import find_namespace, require_level
+from accounts.models import Level
+from accounts.names import validate_name
+from accounts.privileges import at_least
+
+from .models import Environment
+
+
+def environment_for(request, username, name, needed=Level.READ, create=False):
+    """(environment, level) named by the URL.
+
+    With `create=True`, an environment that does not exist yet is created when
+    the caller has write access to the namespace (state and push do this).
+    """
+    namespace = find_namespace(username)
+    if namespace is None:
+        raise Http404
+    level = require_level(request, namespace, needed)
+    environment = (
+        Environment.objects.select_related("namespace")
+        .filter(namespace=namespace, name__iexact=name)
+        .first()
+    )
+    if environment is None:
+        if not (create and at_least(level, Level.WRITE)):
+            raise Http404
+        environment = create_environment(namespace, name, request.user)
+    return environment, level
+
+
+def create_environment(namespace, name, user=None, auto_apply=False):
+    """Create an environment, or return the one a concurrent request just made."""
+    try:
+        validate_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    try:
+        with transaction.atomic():
+            return Environment.objects.create(
+                namespace=namespace, name=name, created_by=user, auto_apply=auto_apply
+            )
+    except IntegrityError:
+        existing = (
+            Environment.objects.select_related("namespace")
+            .filter(namespace=namespace, name__iexact=name)
+            .first()
+        )
+        if existing is None:
+            raise
+        return existing
