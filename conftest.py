@@ -21,6 +21,8 @@ def isolated_data(settings, tmp_path):
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(blobs)},
         },
+        # Tests do not run collectstatic: no manifest to look names up in.
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.ATLAS_KEYS = ""
     settings.ATLAS_KEYS_FILE = str(tmp_path / "keys.json")

@@ -20,7 +20,10 @@ def name_taken(name):
 @transaction.atomic
 def create_organization(creator, name, email=""):
     """Create an organization; its creator becomes its admin."""
-    validate_name(name)
+    try:
+        validate_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     if name_taken(name):
         raise ValidationError({"name": [TAKEN]})
     try:

@@ -75,6 +75,7 @@ class MemberUpdateSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
+    status = serializers.CharField()
 
     class Meta:
         model = Token

@@ -32,11 +32,6 @@ class AuthenticateViewSet(viewsets.ViewSet):
             return [AllowAny()]
         return super().get_permissions()
 
-    def get_authenticators(self):
-        if self.request.method == "POST":
-            return []
-        return super().get_authenticators()
-
     @extend_schema(
         request=inline_serializer("AuthenticateRequest", {"user": s.LoginSerializer()}),
         responses={
@@ -65,7 +60,7 @@ class AuthenticateViewSet(viewsets.ViewSet):
 class UserViewSet(viewsets.ViewSet):
     """The caller's own account, and other visible users and organizations."""
 
-    @extend_schema(responses=s.CurrentUserSerializer)
+    @extend_schema(responses=s.CurrentUserSerializer, operation_id="user_me")
     def me(self, request):
         user = User.objects.prefetch_related("memberships__organization__namespace").get(
             pk=request.user.pk
@@ -138,7 +133,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=inline_serializer(
-            "OrganizationCreate", {"organization": s.OrganizationCreateSerializer()}
+            "OrganizationCreateRequest", {"organization": s.OrganizationCreateSerializer()}
         )
     )
     def create(self, request):
@@ -165,7 +160,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        request=inline_serializer("MemberCreate", {"membership": s.MemberCreateSerializer()})
+        request=inline_serializer("MemberCreateRequest", {"membership": s.MemberCreateSerializer()})
     )
     def create(self, request, name):
         organization = _organization_with_level(request, name, Level.ADMIN)
@@ -187,7 +182,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         return membership
 
     @extend_schema(
-        request=inline_serializer("MemberUpdate", {"membership": s.MemberUpdateSerializer()})
+        request=inline_serializer("MemberUpdateRequest", {"membership": s.MemberUpdateSerializer()})
     )
     def partial_update(self, request, name, username):
         organization = _organization_with_level(request, name, Level.ADMIN)
@@ -216,8 +211,8 @@ class TokenViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        request=inline_serializer("TokenCreate", {"token": s.TokenCreateSerializer()}),
-        responses={201: inline_serializer("NewToken", {"token": s.NewTokenSerializer()})},
+        request=inline_serializer("TokenCreateRequest", {"token": s.TokenCreateSerializer()}),
+        responses={201: inline_serializer("NewTokenResponse", {"token": s.NewTokenSerializer()})},
     )
     def create(self, request):
         caller = request_token(request)

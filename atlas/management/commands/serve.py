@@ -28,7 +28,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3)))
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3))
+        )
         parser.add_argument("--no-worker", action="store_true", help="Start the web server only.")
 
     def handle(self, *args, host, port, web_workers, no_worker, **options):
@@ -39,12 +41,20 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(first))
             self.stdout.write(f"(Also kept in {settings.DATA_DIR / 'initial-admin.txt'}.)\n")
         web = [
-            sys.executable, "-m", "gunicorn", "atlas.wsgi:application",
-            "--bind", f"{host}:{port}",
-            "--workers", str(web_workers),
-            "--timeout", "300",
-            "--access-logfile", "-",
-            "--access-logformat", ACCESS_LOG_FORMAT,
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "atlas.wsgi:application",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(web_workers),
+            "--timeout",
+            "300",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
         ]
         children = [subprocess.Popen(web)]
         if not no_worker:
