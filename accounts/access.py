@@ -30,9 +30,9 @@ def find_namespace(name):
     return Namespace.objects.filter(name__iexact=name).first()
 
 
-def require_level(request, namespace, needed=Level.READ):
+def require_level(request, namespace, needed=Level.READ, environment=None):
     """The caller's level in `namespace`; 404 when none, 403 when too low."""
-    level = namespace_level(request.user, namespace, request_token(request))
+    level = namespace_level(request.user, namespace, request_token(request), environment)
     if level is None:
         raise Http404
     if not at_least(level, needed):

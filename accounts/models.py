@@ -148,6 +148,9 @@ class Token(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A run token may write the state of this one environment (an id, not a
+    # foreign key: accounts does not depend on environments).
+    scope_environment_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

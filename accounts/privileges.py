@@ -22,11 +22,12 @@ def _cap(level, ceiling):
     return level if RANK[level] <= RANK[ceiling] else ceiling
 
 
-def namespace_level(user, namespace, token=None):
+def namespace_level(user, namespace, token=None, environment=None):
     """The level `user` (acting through `token`, if any) holds in `namespace`.
 
     None means no access at all: the caller must answer 404. At most one
-    query, and none for the user's own namespace.
+    query, and none for the user's own namespace. Pass `environment` when the
+    request is about one environment: a run token writes its own one.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
@@ -42,9 +43,11 @@ def namespace_level(user, namespace, token=None):
         if token.read_only:
             level = _cap(level, Level.READ)
         if token.kind == Token.Kind.RUN:
-            # A run token reads what its user may read; the runs app grants
-            # it write on its own environment on top of this.
+            # A run token reads what the person who queued the run may read,
+            # and writes only the state of the run's own environment.
             level = _cap(level, Level.READ)
+            if environment is not None and token.scope_environment_id == environment.pk:
+                level = Level.WRITE
     return level
 
 

@@ -25,12 +25,12 @@ def environment_for(request, username, name, needed=Level.READ, create=False):
     namespace = find_namespace(username)
     if namespace is None:
         raise Http404
-    level = require_level(request, namespace, needed)
     environment = (
         Environment.objects.select_related("namespace")
         .filter(namespace=namespace, name__iexact=name)
         .first()
     )
+    level = require_level(request, namespace, needed, environment)
     if environment is None:
         if not (create and at_least(level, Level.WRITE)):
             raise Http404
