@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test lint install install-dev browser format clean
+.PHONY: serve test lint install install-dev sandbox system-deps format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +24,20 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-serve: install
+serve: install sandbox
 	$(BIN)/python manage.py serve --port $(PORT)
 
-# Debian's chromium for the browser tests (Playwright cannot download one here).
-browser:
-	@command -v chromium >/dev/null 2>&1 || ( apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null )
+# Debian packages: bubblewrap sandboxes Terraform runs; chromium drives the
+# browser tests (Playwright cannot download a browser here).
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || ( apt-get update -qq && $(APT_INSTALL) bubblewrap >/dev/null ) \
+	  || echo "warning: could not install bubblewrap; runs stay queued until 'bwrap' is installed" >&2
 
-test: install-dev browser
+system-deps: sandbox
+	@command -v chromium >/dev/null 2>&1 || ( apt-get update -qq && $(APT_INSTALL) chromium >/dev/null )
+
+test: install-dev system-deps
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
