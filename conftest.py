@@ -10,6 +10,8 @@ from accounts.models import Level
 from accounts.tests.factories import UserFactory, member, organization, token_for
 from atlas.keys import reset_key_ring
 
+pytest_plugins = ["atlas.testing.browser"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_data(settings, tmp_path):

@@ -225,6 +225,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_AGE = env_int("ATLAS_SESSION_AGE_SECONDS", 14 * 24 * 3600)
+# `check --deploy` asks for HTTPS-only settings. Served over plain HTTP (the
+# embedded default on localhost, no https:// ATLAS_EXTERNAL_URL) they cannot
+# apply: secure-only cookies would make signing in impossible and HSTS or an
+# SSL redirect would lock http://localhost out. Once cookies are secure, the
+# site is on HTTPS and nothing is silenced, so operators see the advice.
+if not SESSION_COOKIE_SECURE:
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 # Bodies of ordinary forms stay small; state and archive bodies are streamed
 # by their own views and bounded by the limits below, never read whole.
@@ -232,6 +239,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ATLAS_MAX_FORM_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 ATLAS_MAX_STATE_BYTES = env_int("ATLAS_MAX_STATE_BYTES", 100 * 1024 * 1024)
 ATLAS_MAX_ARCHIVE_BYTES = env_int("ATLAS_MAX_ARCHIVE_BYTES", 100 * 1024 * 1024)
+# Configuration archives (terraform push): how long an upload URL lives, and
+# the caps on what an archive may expand to (environments/archives.py).
+ATLAS_UPLOAD_URL_TTL_SECONDS = env_int("ATLAS_UPLOAD_URL_TTL_SECONDS", 3600)
+ATLAS_ARCHIVE_MAX_ENTRIES = env_int("ATLAS_ARCHIVE_MAX_ENTRIES", 10_000)
+ATLAS_ARCHIVE_MAX_EXPANDED_BYTES = env_int("ATLAS_ARCHIVE_MAX_EXPANDED_BYTES", 500 * 1024 * 1024)
+ATLAS_ARCHIVE_MAX_DEPTH = env_int("ATLAS_ARCHIVE_MAX_DEPTH", 64)
 ATLAS_MAX_PARAM_DEPTH = 5
 ATLAS_MAX_PARAMS = 1000
 

@@ -216,7 +216,13 @@ class TokenViewSet(viewsets.GenericViewSet):
     )
     def create(self, request):
         caller = request_token(request)
-        if caller is not None and caller.kind != Token.Kind.USER:
+        if caller is None:
+            # A browser session generates tokens on /settings/tokens, which
+            # asks for the password again; the API must not skip that step.
+            raise PermissionDenied(
+                "Generate tokens at /settings/tokens, or authenticate with a token."
+            )
+        if caller.kind != Token.Kind.USER:
             raise PermissionDenied("This token may not create tokens.")
         data = validated(
             s.TokenCreateSerializer(data=unwrap(request.data, "token", required=False))

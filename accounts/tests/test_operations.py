@@ -37,7 +37,7 @@ def test_a_token_hashed_under_an_older_key_still_works_and_moves_to_the_new_key(
 
 def test_a_token_whose_key_left_the_ring_is_refused(settings):
     user = UserFactory()
-    token, text = tokens.issue(user)
+    _, text = tokens.issue(user)
     ring = key_ring()
     newer = ring.with_new_key()
     del newer.keys[ring.current]
@@ -107,3 +107,13 @@ def test_usernames_are_case_insensitive_unique():
     with pytest.raises(IntegrityError), transaction.atomic():
         UserFactory(username="alice")
     assert User.objects.get(username__iexact="ALICE").namespace.name == "Alice"
+
+
+def test_deleting_a_user_or_an_organization_frees_the_name(personas):
+    from accounts.models import Namespace
+
+    personas.outsider.user.delete()
+    personas.org.delete()
+    assert not Namespace.objects.filter(name__in=["outsider", "acme"]).exists()
+    UserFactory(username="acme")
+    assert Namespace.objects.get(name="acme").kind == "user"

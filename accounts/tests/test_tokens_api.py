@@ -159,3 +159,21 @@ def test_the_database_holds_no_token_text(personas, django_db_blocker):
     for persona in (personas.admin, personas.writer, personas.reader):
         secret = persona.token.split(".atlasv1.")[1]
         assert secret not in dump
+
+
+def test_a_browser_session_cannot_create_tokens_through_the_api(personas):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(personas.writer.user)
+    response = client.post("/api/v1/tokens", {"token": {}}, content_type="application/json")
+    assert response.status_code == 403
+    assert "/settings/tokens" in response.json()["errors"]["base"][0]
+    assert Token.objects.filter(user=personas.writer.user).count() == 1
+
+
+def test_a_run_token_cannot_create_tokens(personas):
+    _, text = tokens.issue(personas.writer.user, kind=Token.Kind.RUN)
+    response = api_client(text).post("/api/v1/tokens", {"token": {}}, format="json")
+    assert response.status_code == 403
+    assert Token.objects.filter(user=personas.writer.user).count() == 2

@@ -1,0 +1,97 @@
+"""Guards for the web views: the failure throttle as a page, and sudo mode.
+
+Sudo mode follows healthchecks' `require_sudo_mode`: sensitive actions need a
+password typed recently, not just a session that may be days old. The time of
+the last password confirmation lives in the session; signing in sets it.
+"""
+
+import time
+from functools import partial, wraps
+
+from django.conf import settings
+from django.shortcuts import render, resolve_url
+from rest_framework.exceptions import Throttled
+
+from atlas.api.authentication import check_failure_throttle, record_failure
+
+SUDO_SESSION_KEY = "atlas_sudo_at"
+SUDO_PASSWORD_FIELD = "sudo_password"
+# Fields of the original form that the password page must not carry along.
+NOT_CARRIED = {"csrfmiddlewaretoken", SUDO_PASSWORD_FIELD}
+
+
+def throttled_page(view):
+    """Answer DRF's `Throttled` (from the shared failure throttle) with a 429 page.
+
+    The web and the API count failed passwords per address in one place
+    (atlas.api.authentication); that code speaks DRF, the web speaks HTML.
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Throttled as exc:
+            response = render(request, "429.html", {"wait": exc.wait}, status=429)
+            if exc.wait:
+                response["Retry-After"] = str(int(exc.wait))
+            return response
+
+    return wrapper
+
+
+def confirm_sudo(request):
+    """Record that the user has just proved their password."""
+    request.session[SUDO_SESSION_KEY] = int(time.time())
+
+
+def sudo_active(request):
+    confirmed = request.session.get(SUDO_SESSION_KEY)
+    if not isinstance(confirmed, int):
+        return False
+    return 0 <= time.time() - confirmed < settings.ATLAS_SUDO_SECONDS
+
+
+def _carried_fields(post):
+    return [
+        (name, value)
+        for name, values in post.lists()
+        if name not in NOT_CARRIED
+        for value in values
+    ]
+
+
+def require_sudo_mode(view=None, *, cancel="accounts:dashboard"):
+    """Ask for the password again when it was last typed too long ago.
+
+    Meant for POST views. The password page carries the original form's
+    fields along as hidden inputs, so once the password is right the view
+    runs with what the user first submitted: nothing is typed twice. Wrong
+    passwords count toward the per-address failure throttle; wrap the view
+    in `throttled_page` too. `cancel` names the URL the page's Cancel leads to.
+    """
+    if view is None:
+        return partial(require_sudo_mode, cancel=cancel)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if sudo_active(request):
+            return view(request, *args, **kwargs)
+        error = None
+        if SUDO_PASSWORD_FIELD in request.POST:
+            check_failure_throttle(request)
+            if request.user.check_password(request.POST[SUDO_PASSWORD_FIELD]):
+                confirm_sudo(request)
+                request.POST = request.POST.copy()
+                del request.POST[SUDO_PASSWORD_FIELD]
+                return view(request, *args, **kwargs)
+            record_failure(request)
+            error = "That password is not right. Try again."
+        context = {
+            "carried": _carried_fields(request.POST),
+            "error": error,
+            "cancel_url": resolve_url(cancel),
+        }
+        return render(request, "accounts/sudo.html", context)
+
+    return wrapper
