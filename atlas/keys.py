@@ -135,3 +135,17 @@ def reset_key_ring():
     """Forget the cached ring (after rotation, and in tests)."""
     global _ring
     _ring = None
+
+
+# Values sealed in database rows (not blobs) under keys of the ring: each app
+# that keeps such values registers how to re-seal them all under the current
+# key and how many still use a given key, so `rotate_keys` covers them too.
+_sealed_value_handlers = {}
+
+
+def register_sealed_values(label, reseal_all, count_using_key):
+    _sealed_value_handlers[label] = (reseal_all, count_using_key)
+
+
+def sealed_value_handlers():
+    return dict(_sealed_value_handlers)

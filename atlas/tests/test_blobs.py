@@ -365,6 +365,7 @@ def test_s3_storage_roundtrip(settings, monkeypatch):
 def no_blob_models(monkeypatch):
     monkeypatch.setattr(rotate_keys, "iter_blob_models", lambda: iter(()))
     monkeypatch.setattr(rotate_keys, "token_count", lambda key_id: 0)
+    monkeypatch.setattr(rotate_keys, "sealed_value_handlers", lambda: {})
 
 
 def read_ring(path):
@@ -474,7 +475,7 @@ def test_retire_refuses_key_in_use_and_reencrypt_only_finishes(settings, owner_m
     quiet = StringIO()
     row = own(owner_model, b"state")
     old, ring = rotate_file_ring(settings)
-    with pytest.raises(CommandError, match="1 blobs still use"):
+    with pytest.raises(CommandError, match="1 blobs or sealed values still use"):
         call_command("rotate_keys", retire=old.current, stdout=quiet)
     call_command("rotate_keys", reencrypt_only=True, stdout=quiet)
     assert read_ring(settings.ATLAS_KEYS_FILE).current == ring.current

@@ -22,7 +22,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from atlas.blobs import delete_blob, iter_blob_models, reencrypt_blob
-from atlas.keys import KeyRing, key_ring, reset_key_ring, write_key_file
+from atlas.keys import (
+    KeyRing,
+    key_ring,
+    reset_key_ring,
+    sealed_value_handlers,
+    write_key_file,
+)
 
 BATCH = 500
 
@@ -117,6 +123,8 @@ class Command(BaseCommand):
                 last = pks[-1]
         summary = ", ".join(f"{count} {what}" for what, count in totals.items())
         self.stdout.write(f"Blobs under key {current}: {summary}.")
+        for label, (reseal_all, _count) in sealed_value_handlers().items():
+            self.stdout.write(f"Re-sealed {reseal_all()} {label} under key {current}.")
         if totals["failed"]:
             raise CommandError(f"{totals['failed']} blobs could not be re-encrypted.")
 
@@ -130,9 +138,10 @@ class Command(BaseCommand):
             model._base_manager.filter(**{key_field: key_id}).count()
             for model, _name_field, key_field in iter_blob_models()
         )
+        in_use += sum(count(key_id) for _reseal, count in sealed_value_handlers().values())
         if in_use:
             raise CommandError(
-                f"{in_use} blobs still use key {key_id!r}: "
+                f"{in_use} blobs or sealed values still use key {key_id!r}: "
                 "run `manage.py rotate_keys --reencrypt-only` first."
             )
         tokens = token_count(key_id)

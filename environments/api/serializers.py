@@ -1,0 +1,87 @@
+"""Shapes of environments and configuration versions in /api/v1."""
+
+from django.db.models import OuterRef, Subquery
+from rest_framework import serializers
+
+from ..models import ConfigurationVersion, Environment
+
+
+def with_latest_version(queryset):
+    """Annotate `latest_version` (the highest version number) in the same query."""
+    latest = (
+        ConfigurationVersion.objects.filter(environment=OuterRef("pk"))
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    return queryset.select_related("namespace", "locked_by").annotate(
+        latest_version=Subquery(latest)
+    )
+
+
+class LockSerializer(serializers.Serializer):
+    holder = serializers.CharField(source="lock_holder")
+    reason = serializers.CharField(source="lock_reason")
+    locked_at = serializers.DateTimeField()
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    """An environment; `latest_version` needs `with_latest_version()`."""
+
+    username = serializers.CharField(source="namespace.name")
+    lock = serializers.SerializerMethodField()
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Environment
+        fields = [
+            "username",
+            "name",
+            "auto_apply",
+            "locked",
+            "lock",
+            "latest_version",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_lock(self, environment) -> dict | None:
+        return LockSerializer(environment).data if environment.locked else None
+
+
+class EnvironmentCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200)
+    auto_apply = serializers.BooleanField(required=False, default=False)
+
+
+class EnvironmentUpdateSerializer(serializers.Serializer):
+    auto_apply = serializers.BooleanField(required=False)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    """A configuration version in lists: never its variables or secret."""
+
+    version = serializers.IntegerField(source="number")
+    status = serializers.CharField(source="current_status")
+    error = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConfigurationVersion
+        fields = [
+            "version",
+            "status",
+            "error",
+            "metadata",
+            "created_at",
+            "created_by",
+            "finished_at",
+            "archive_size",
+            "archive_sha256",
+        ]
+
+    def get_error(self, version) -> str | None:
+        return version.current_error or None
+
+    def get_created_by(self, version) -> str | None:
+        return version.created_by.username if version.created_by_id else None

@@ -1,0 +1,34 @@
+"""Call points where the environments app hands over to the runs app.
+
+The runs issue fills these in; until then they only log. Each is called
+after the transaction that caused it has committed, never inside it, so an
+implementation may enqueue work that reads the committed rows.
+"""
+
+import logging
+
+logger = logging.getLogger("atlas.environments")
+
+
+def configuration_version_finished(version):
+    """A configuration version's archive was accepted and stored.
+
+    The runs app queues a plan run for `version` here (the contract: "On
+    success the version is finished and a plan run is queued automatically").
+    """
+    from runs.queue import queue_run
+
+    queue_run(version.environment, version.created_by, version=version)
+
+
+def environment_force_unlocked(environment, user, previous_holder, reason):
+    """An admin force-unlocked `environment`, whose lock `previous_holder`
+    (a username, or "a run") held. The runs app records this in the log of the
+    run that held the lock."""
+    logger.info(
+        "Environment %s force-unlocked by %s (held by %s) %s",
+        environment.pk,
+        user.username,
+        previous_holder,
+        reason,
+    )

@@ -1,0 +1,183 @@
+"""Environment pages that change something: one URL per action, POST + CSRF.
+
+Each calls the same service function the API calls; a refused change comes
+back as form errors on the page it was made from.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import namespace_for
+from accounts.models import Level
+
+from .. import services
+from ..forms import (
+    AutoApplyForm,
+    DeleteForm,
+    EnvironmentCreateForm,
+    LockForm,
+    UnlockForm,
+    VariableForm,
+)
+from ..models import Variable
+from .common import environment_url, page_environment
+from .pages import render_list, render_settings, render_variables, writable_namespaces
+
+
+def _add_errors(form, error):
+    """Put a service's ValidationError on the form, by field where it can."""
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+@login_required
+@require_POST
+def create_environment(request):
+    form = EnvironmentCreateForm(request.POST, namespaces=writable_namespaces(request.user))
+    if form.is_valid():
+        namespace, _level = namespace_for(request, form.cleaned_data["namespace"], Level.WRITE)
+        try:
+            environment = services.new_environment(
+                namespace, form.cleaned_data["name"], request.user, form.cleaned_data["auto_apply"]
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Environment {environment.slug} created.")
+            return redirect(environment_url(environment))
+    return render_list(request, create_form=form)
+
+
+@login_required
+@require_POST
+def add_variable(request, username, name):
+    environment, _context = page_environment(request, username, name, Level.WRITE)
+    form = VariableForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            variable = services.save_variable(environment, request.user, **data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Variable {variable.key} added.")
+            return redirect(environment_url(environment, "variables"))
+    return render_variables(request, username, name, form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_variable(request, username, name, pk):
+    environment, context = page_environment(request, username, name, Level.WRITE)
+    variable = get_object_or_404(Variable, environment=environment, pk=pk)
+    if request.method == "POST":
+        form = VariableForm(request.POST, variable=variable)
+        if form.is_valid():
+            try:
+                services.save_variable(
+                    environment,
+                    request.user,
+                    key=variable.key,
+                    category=variable.category,
+                    variable=variable,
+                    **form.cleaned_data,
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"Variable {variable.key} saved.")
+                return redirect(environment_url(environment, "variables"))
+    else:
+        initial = {"hcl": variable.hcl, "sensitive": variable.sensitive}
+        if not variable.sensitive:
+            initial["value"] = variable.value
+        form = VariableForm(variable=variable, initial=initial)
+    context.update({"tab": "variables", "variable": variable, "form": form})
+    return render(request, "environments/variable_edit.html", context)
+
+
+@login_required
+@require_POST
+def delete_variable(request, username, name, pk):
+    environment, _context = page_environment(request, username, name, Level.WRITE)
+    variable = get_object_or_404(Variable, environment=environment, pk=pk)
+    services.delete_variable(variable)
+    messages.success(request, f"Variable {variable.key} deleted.")
+    return redirect(environment_url(environment, "variables"))
+
+
+@login_required
+@require_POST
+def set_auto_apply(request, username, name):
+    environment, _context = page_environment(request, username, name, Level.ADMIN)
+    form = AutoApplyForm(request.POST)
+    form.is_valid()
+    services.set_auto_apply(environment, form.cleaned_data.get("auto_apply", False))
+    state = "on" if environment.auto_apply else "off"
+    messages.success(request, f"Auto-apply is {state}.")
+    return redirect(environment_url(environment, "settings"))
+
+
+@login_required
+@require_POST
+def lock(request, username, name):
+    environment, _context = page_environment(request, username, name, Level.ADMIN)
+    form = LockForm(request.POST)
+    if form.is_valid():
+        try:
+            services.lock_environment(environment, request.user, form.cleaned_data["reason"])
+        except services.LockError as error:
+            form.add_error(None, str(error))
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, "Environment locked.")
+            return redirect(environment_url(environment, "settings"))
+    return render_settings(request, username, name, forms={"lock": form})
+
+
+def _unlock(request, username, name, force):
+    environment, _context = page_environment(request, username, name, Level.ADMIN)
+    form = UnlockForm(request.POST)
+    if form.is_valid():
+        try:
+            services.unlock_environment(
+                environment, request.user, force=force, reason=form.cleaned_data["reason"]
+            )
+        except services.LockError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, "Environment force-unlocked." if force else "Environment unlocked."
+            )
+            return redirect(environment_url(environment, "settings"))
+    return render_settings(request, username, name, forms={"unlock": form})
+
+
+@login_required
+@require_POST
+def unlock(request, username, name):
+    return _unlock(request, username, name, force=False)
+
+
+@login_required
+@require_POST
+def force_unlock(request, username, name):
+    return _unlock(request, username, name, force=True)
+
+
+@login_required
+@require_POST
+def delete_environment(request, username, name):
+    environment, _context = page_environment(request, username, name, Level.ADMIN)
+    form = DeleteForm(request.POST, slug=environment.slug)
+    if not form.is_valid():
+        return render_settings(request, username, name, forms={"delete": form})
+    namespace = environment.namespace.name
+    services.delete_environment(environment, request.user)
+    messages.success(request, f"Environment {environment.slug} deleted.")
+    return redirect(f"{reverse('environments:list')}?namespace={namespace}")

@@ -1,0 +1,175 @@
+"""Environment pages that only read: list, overview, variables, versions, settings."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from accounts.models import Level, Membership, Namespace
+from accounts.privileges import readable_namespaces_q
+from atlas.blobs import open_blob
+
+from ..api.serializers import with_latest_version
+from ..forms import (
+    AutoApplyForm,
+    DeleteForm,
+    EnvironmentCreateForm,
+    LockForm,
+    UnlockForm,
+    VariableForm,
+)
+from ..models import ConfigurationVersion, Environment
+from .common import page_environment, state_head
+
+PER_PAGE = 50
+VALUE_PREVIEW = 200
+
+
+def writable_namespaces(user):
+    """Names of the namespaces where `user` may create environments."""
+    organizations = Membership.objects.filter(
+        user=user, level__in=[Level.WRITE, Level.ADMIN]
+    ).values("organization__namespace_id")
+    names = Namespace.objects.filter(pk=user.namespace_id) | Namespace.objects.filter(
+        pk__in=organizations
+    )
+    return list(names.order_by("name").values_list("name", flat=True))
+
+
+@login_required
+@require_GET
+def environment_list(request):
+    return render_list(request)
+
+
+def render_list(request, create_form=None):
+    environments = Environment.objects.filter(readable_namespaces_q(request.user))
+    namespace = request.GET.get("namespace", "").strip()
+    if namespace:
+        environments = environments.filter(namespace__name__iexact=namespace)
+    environments = with_latest_version(environments).order_by("namespace__name", "name")
+    page = Paginator(environments, PER_PAGE).get_page(request.GET.get("page"))
+    namespaces = writable_namespaces(request.user)
+    if create_form is None:
+        initial = {"namespace": namespace} if namespace in namespaces else {}
+        create_form = EnvironmentCreateForm(namespaces=namespaces, initial=initial)
+    return render(
+        request,
+        "environments/list.html",
+        {
+            "page": page,
+            "namespace": namespace,
+            "create_form": create_form if namespaces else None,
+        },
+    )
+
+
+@login_required
+@require_GET
+def overview(request, username, name):
+    environment, context = page_environment(request, username, name)
+    versions = list(environment.configuration_versions.select_related("created_by")[:5])
+    context.update(
+        {
+            "tab": "overview",
+            "latest": versions[0] if versions else None,
+            "versions": versions,
+            "state_head": state_head(environment),
+            "variable_count": environment.variables.count(),
+        }
+    )
+    return render(request, "environments/overview.html", context)
+
+
+def _rows(environment):
+    rows = []
+    for variable in environment.variables.all():
+        value = None if variable.sensitive else variable.value
+        rows.append(
+            {
+                "variable": variable,
+                "value": value,
+                "preview": value if value is None or len(value) <= VALUE_PREVIEW else None,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_GET
+def variables(request, username, name):
+    return render_variables(request, username, name)
+
+
+def render_variables(request, username, name, form=None):
+    environment, context = page_environment(request, username, name)
+    context.update(
+        {
+            "tab": "variables",
+            "rows": _rows(environment),
+            "form": form or VariableForm(),
+            "value_preview": VALUE_PREVIEW,
+        }
+    )
+    return render(request, "environments/variables.html", context)
+
+
+@login_required
+@require_GET
+def versions(request, username, name):
+    environment, context = page_environment(request, username, name)
+    queryset = environment.configuration_versions.select_related("created_by").order_by("-number")
+    context.update(
+        {
+            "tab": "versions",
+            "page": Paginator(queryset, PER_PAGE).get_page(request.GET.get("page")),
+        }
+    )
+    return render(request, "environments/versions.html", context)
+
+
+@login_required
+@require_GET
+def version_archive(request, username, name, number):
+    """The archive as uploaded: writers only (it may hold state and secrets)."""
+    environment, _context = page_environment(request, username, name, Level.WRITE)
+    version = get_object_or_404(
+        ConfigurationVersion,
+        environment=environment,
+        number=number,
+        status=ConfigurationVersion.Status.FINISHED,
+    )
+    try:
+        chunks = open_blob(version.archive_name, version.archive_key_id)
+    except FileNotFoundError:
+        raise Http404("The archive is missing from storage.") from None
+    response = StreamingHttpResponse(chunks, content_type="application/gzip")
+    filename = f"{environment.namespace.name}-{environment.name}-v{version.number}.tar.gz"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Length"] = str(version.archive_size)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def settings_page(request, username, name):
+    return render_settings(request, username, name)
+
+
+def render_settings(request, username, name, forms=None):
+    environment, context = page_environment(request, username, name)
+    forms = forms or {}
+    context.update(
+        {
+            "tab": "settings",
+            "auto_apply_form": forms.get("auto_apply")
+            or AutoApplyForm(initial={"auto_apply": environment.auto_apply}),
+            "lock_form": forms.get("lock") or LockForm(),
+            "unlock_form": forms.get("unlock") or UnlockForm(),
+            "delete_form": forms.get("delete") or DeleteForm(slug=environment.slug),
+            "holds_lock": environment.locked and environment.locked_by_id == request.user.pk,
+        }
+    )
+    return render(request, "environments/settings.html", context)
