@@ -248,6 +248,19 @@ ATLAS_ARCHIVE_MAX_DEPTH = env_int("ATLAS_ARCHIVE_MAX_DEPTH", 64)
 ATLAS_MAX_PARAM_DEPTH = 5
 ATLAS_MAX_PARAMS = 1000
 
+# Runs: the Terraform binary, its sandbox, and the worker's timings (runs/conf.py).
+ATLAS_TERRAFORM_BIN = env_str("ATLAS_TERRAFORM_BIN")  # default: <venv>/lib/terraform
+ATLAS_RUN_SANDBOX = env_str("ATLAS_RUN_SANDBOX", "bwrap")  # bwrap | none
+ATLAS_RUN_ADDRESS = env_str("ATLAS_RUN_ADDRESS")  # default: EXTERNAL_URL or http://127.0.0.1:$PORT
+ATLAS_RUN_WORK_DIR = env_str("ATLAS_RUN_WORK_DIR")
+ATLAS_RUN_HEARTBEAT_SECONDS = env_int("ATLAS_RUN_HEARTBEAT_SECONDS", 5)
+ATLAS_RUN_STALE_SECONDS = env_int("ATLAS_RUN_STALE_SECONDS", 60)
+ATLAS_RUN_REAP_SECONDS = env_int("ATLAS_RUN_REAP_SECONDS", 10)
+ATLAS_RUN_CANCEL_GRACE_SECONDS = env_int("ATLAS_RUN_CANCEL_GRACE_SECONDS", 10)
+ATLAS_RUN_PHASE_TIMEOUT_SECONDS = env_int("ATLAS_RUN_PHASE_TIMEOUT_SECONDS", 4 * 3600)
+ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS = env_int("ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS", 24 * 3600)
+ATLAS_RUN_TOKEN_TTL_SECONDS = env_int("ATLAS_RUN_TOKEN_TTL_SECONDS", 12 * 3600)
+
 # Keys for token digests and blob encryption: a JSON key ring given inline,
 # as a file, or generated into the data directory on first start.
 ATLAS_KEYS = env_str("ATLAS_KEYS")

@@ -21,14 +21,17 @@ def configuration_version_finished(version):
     queue_run(version.environment, version.created_by, version=version)
 
 
+def environment_unlocked(environment):
+    """The holder of a hand-made lock released it: queued runs may start."""
+    from runs.queue import environment_unlocked
+
+    environment_unlocked(environment)
+
+
 def environment_force_unlocked(environment, user, previous_holder, reason):
     """An admin force-unlocked `environment`, whose lock `previous_holder`
     (a username, or "a run") held. The runs app records this in the log of the
     run that held the lock."""
-    logger.info(
-        "Environment %s force-unlocked by %s (held by %s) %s",
-        environment.pk,
-        user.username,
-        previous_holder,
-        reason,
-    )
+    from runs.queue import lock_forced_open
+
+    lock_forced_open(environment, user, previous_holder, reason)

@@ -1,1 +1,19 @@
-urlpatterns = []
+"""Web pages of runs, beneath their environment's pages."""
+
+from django.urls import path
+
+from . import views
+
+ENV = "environments/<str:username>/<str:name>"
+RUN = f"{ENV}/runs/<int:run_id>"
+
+urlpatterns = [
+    path(f"{ENV}/runs", views.run_list, name="list"),
+    path(f"{ENV}/runs/queue", views.queue, name="queue"),
+    path(RUN, views.run_detail, name="detail"),
+    path(f"{RUN}/live", views.run_live, name="live"),
+    path(f"{RUN}/logs/<str:phase>", views.run_log, name="log"),
+    path(f"{RUN}/confirm", views.run_confirm, name="confirm"),
+    path(f"{RUN}/discard", views.run_discard, name="discard"),
+    path(f"{RUN}/cancel", views.run_cancel, name="cancel"),
+]

@@ -148,6 +148,8 @@ def unlock_environment(environment, user, force=False, reason=""):
         holder,
         f": {reason}" if reason else "",
     )
-    if not own:
+    if own:
+        transaction.on_commit(lambda: hooks.environment_unlocked(row))
+    else:
         transaction.on_commit(lambda: hooks.environment_force_unlocked(row, user, holder, reason))
     return row

@@ -1,20 +1,88 @@
-"""`manage.py run_worker`: the process that executes queued tasks.
+"""`manage.py run_worker`: the process that executes queued runs.
 
-A thin wrapper around django-tasks-db's `db_worker` so operators have one
-name to run on every worker machine; the runs app hooks its reaper here.
+django-tasks-db's `db_worker` takes tasks one at a time; beside it a reaper
+thread (`runs.reaper`) runs at start and every ATLAS_RUN_REAP_SECONDS, so a
+run whose worker died is errored and its environment freed even when no
+other process notices. Start as many workers as there are runs to execute
+in parallel, on any machine that reaches the database and the blob store.
 """
+
+import logging
+import threading
+import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
+
+from runs import reaper, sandbox
+from runs.conf import setting
+
+logger = logging.getLogger("atlas.runs")
+RECHECK_SECONDS = 30
+
+
+class Reaper(threading.Thread):
+    def __init__(self, interval):
+        super().__init__(name="run-reaper", daemon=True)
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while True:
+                try:
+                    done = reaper.reap()
+                    if any(done.values()):
+                        logger.info("Reaper: %s", done)
+                except Exception:
+                    logger.exception("The reaper failed; trying again later")
+                finally:
+                    connection.close()
+                if self.stopped.wait(self.interval):
+                    return
+        finally:
+            connection.close()
 
 
 class Command(BaseCommand):
-    help = "Run queued tasks (runs) until stopped."
+    """Takes no task while Terraform cannot run safely here (no bubblewrap):
+    queued runs stay queued for a worker that can, rather than fail."""
+
+    help = "Execute queued runs until stopped (and reap runs whose worker died)."
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=0.5)
         parser.add_argument("--worker-id", default=None)
+        parser.add_argument("--no-reaper", action="store_true")
 
-    def handle(self, *args, interval, worker_id, **options):
+    def handle(self, *args, interval, worker_id, no_reaper, **options):
+        thread = None
+        if not no_reaper:
+            thread = Reaper(max(0.5, float(setting("ATLAS_RUN_REAP_SECONDS"))))
+            thread.start()
+        self.wait_for_sandbox()
         extra = {"worker_id": worker_id} if worker_id else {}
-        call_command("db_worker", interval=interval, reload=False, **extra)
+        try:
+            call_command(
+                "db_worker",
+                interval=interval,
+                reload=False,
+                startup_delay=False,
+                verbosity=options.get("verbosity", 1),
+                **extra,
+            )
+        finally:
+            if thread is not None:
+                thread.stopped.set()
+
+    def wait_for_sandbox(self):
+        trouble = sandbox.problem()
+        if trouble:
+            self.stderr.write(
+                self.style.ERROR(f"Runs cannot execute here: {trouble}")
+                + f"\nTaking no runs until that is fixed (checking every {RECHECK_SECONDS} s)."
+            )
+        while trouble:
+            time.sleep(RECHECK_SECONDS)
+            trouble = sandbox.problem()

@@ -1,0 +1,169 @@
+"""The runs part of /api/v1: queue, list, read, act on runs, and tail logs."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import request_token, require_level
+from accounts.models import Level, Token
+from atlas.api.exceptions import Conflict, Unprocessable
+from atlas.api.pagination import envelope_pagination
+from environments.lookup import environment_for
+from runs import machine
+from runs.logs import read_log
+from runs.models import Phase, Run
+from runs.queue import NoConfigurationVersion, queue_run
+
+from .serializers import RUN_RELATED, RunSerializer
+
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off", ""}
+NO_VERSION = "This environment has no finished configuration version to run: push one first."
+PAST = {"confirm": "confirmed", "discard": "discarded", "cancel": "canceled"}
+RUN_TOKEN_REFUSED = "A run's own token cannot queue or change runs."
+
+RunEnvelope = inline_serializer(
+    "RunEnvelope", {"success": serializers.BooleanField(), "run": RunSerializer()}
+)
+
+
+def _refuse_run_tokens(request):
+    token = request_token(request)
+    if token is not None and token.kind == Token.Kind.RUN:
+        raise PermissionDenied(RUN_TOKEN_REFUSED)
+
+
+def _destroy_flag(data):
+    if data is None or not hasattr(data, "get"):
+        if data in (None, "", b""):
+            return False
+        raise ParseError("The body must be an object.")
+    value = data.get("destroy", False)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    raise Unprocessable({"destroy": ["must be true or false"]})
+
+
+def find_run(request, run_id, needed=Level.READ):
+    """The run, if the caller may see it (404 otherwise; 403 when too low)."""
+    run = Run.objects.select_related(*RUN_RELATED).filter(pk=run_id).first()
+    if run is None:
+        raise Http404
+    require_level(request, run.environment.namespace, needed, run.environment)
+    return run
+
+
+def _envelope(run):
+    return {"success": True, "run": RunSerializer(run).data}
+
+
+class QueueRunView(APIView):
+    """Queue a plan (`{"destroy": true}` for a destroy plan) on the latest
+    finished configuration version."""
+
+    @extend_schema(
+        request=inline_serializer("QueueRun", {"destroy": serializers.BooleanField()}),
+        responses={200: RunEnvelope},
+    )
+    def post(self, request, username, name):
+        environment, _level = environment_for(request, username, name, Level.WRITE)
+        _refuse_run_tokens(request)
+        destroy = _destroy_flag(request.data)
+        try:
+            run = queue_run(environment, request.user, destroy=destroy)
+        except NoConfigurationVersion:
+            raise NotFound(NO_VERSION) from None
+        run = Run.objects.select_related(*RUN_RELATED).get(pk=run.pk)
+        return Response(_envelope(run))
+
+
+class EnvironmentRunsView(ListAPIView):
+    """The environment's runs, newest first."""
+
+    serializer_class = RunSerializer
+    pagination_class = envelope_pagination("runs")
+
+    def get_queryset(self):
+        environment, _level = environment_for(
+            self.request, self.kwargs["username"], self.kwargs["name"], Level.READ
+        )
+        return (
+            Run.objects.filter(environment=environment).select_related(*RUN_RELATED).order_by("-id")
+        )
+
+
+class RunView(APIView):
+    @extend_schema(responses={200: inline_serializer("RunRead", {"run": RunSerializer()})})
+    def get(self, request, run_id):
+        return Response({"run": RunSerializer(find_run(request, run_id)).data})
+
+
+class RunActionView(APIView):
+    """confirm, discard or cancel; 409 naming the status when not allowed."""
+
+    action_name = None
+
+    @extend_schema(request=None, responses={200: RunEnvelope})
+    def post(self, request, run_id):
+        run = find_run(request, run_id, Level.WRITE)
+        _refuse_run_tokens(request)
+        act = getattr(machine, self.action_name)
+        try:
+            act(run, request.user)
+        except machine.TransitionRefused as refused:
+            allowed = " or ".join(sorted(machine.ACTIONS[self.action_name]))
+            done = PAST[self.action_name]
+            raise Conflict(
+                {"status": [f"is {refused.status}: only a run that is {allowed} can be {done}"]}
+            ) from None
+        run = Run.objects.select_related(*RUN_RELATED).get(pk=run.pk)
+        return Response(_envelope(run))
+
+
+class RunLogView(APIView):
+    """A phase's log as text; `?offset=N` returns what follows byte N.
+
+    `X-Atlas-Log-Size` is the log's size now (the next offset to ask for);
+    `X-Atlas-Log-Complete: true` once nothing more will be written to it.
+    """
+
+    phase = None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("offset", OpenApiTypes.INT, required=False)],
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request, run_id):
+        run = find_run(request, run_id)
+        raw = request.query_params.get("offset", "0")
+        try:
+            offset = int(raw)
+        except ValueError:
+            offset = -1
+        if offset < 0:
+            raise ParseError({"offset": [f"must be a byte offset (0 or more), got {raw!r}"]})
+        data, size = read_log(run, self.phase, offset)
+        response = HttpResponse(data, content_type="text/plain; charset=utf-8")
+        response["X-Atlas-Log-Size"] = str(size)
+        response["X-Atlas-Log-Complete"] = "true" if log_complete(run, self.phase) else "false"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def log_complete(run, phase):
+    """True once nothing more will be written to the phase's log."""
+    if phase == Phase.PLAN:
+        return run.status not in ("pending", "planning")
+    return run.status in machine.TERMINAL

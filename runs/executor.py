@@ -1,0 +1,302 @@
+"""Executing a run's phases on a worker.
+
+A phase starts by claiming the run with a conditional move (pending →
+planning, confirmed → applying): only one worker can win it, and an apply
+that was claimed once is never claimed again, so no apply ever runs twice,
+not even after its worker died. Then, in a fresh temporary directory
+(`runs.workspace`): `terraform init`, and `terraform plan -out=...` (kept as
+an encrypted blob) or `terraform apply <that plan file>`, in the sandbox
+(`runs.sandbox`), with a run token that dies with the phase.
+"""
+
+import logging
+import os
+import re
+import shutil
+import socket
+import tempfile
+from contextlib import closing, suppress
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts import tokens
+from accounts.models import Token
+from atlas.blobs import delete_blob, open_blob, write_blob
+from environments.archives import ArchiveRejected
+
+from . import machine
+from .conf import setting, work_root
+from .logs import LogWriter, append_line
+from .models import Phase, Run, Status
+from .process import CANCELED, LOST, Control, Heartbeat, run_terraform
+from .sandbox import SandboxUnavailable
+from .workspace import prepare
+
+logger = logging.getLogger("atlas.runs")
+
+PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy\.")
+INIT = ["init", "-input=false", "-no-color", "-reconfigure"]
+
+
+class PhaseFailed(Exception):
+    """The phase cannot go on; the message is for the run's log."""
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def execute(run_id):
+    """Run whatever phase `run_id` is ready for (the task's body)."""
+    run = (
+        Run.objects.select_related("environment__namespace", "configuration_version", "created_by")
+        .filter(pk=run_id)
+        .first()
+    )
+    if run is None:
+        return "gone"
+    if run.status == Status.PENDING:
+        return plan(run)
+    if run.status == Status.CONFIRMED:
+        return apply(run)
+    return f"nothing to do: the run is {run.status}"
+
+
+def _claim(run, source, target, phase):
+    worker = worker_name()
+    if not machine.transition(
+        run, target, expected=[source], worker_id=worker, heartbeat_at=timezone.now()
+    ):
+        return None
+    append_line(run, phase, f"{target.capitalize()} on worker {worker}.")
+    return worker
+
+
+def issue_token(run, phase):
+    """A run token for one phase: the queuing user's reads, this environment's
+    state writes; revoked when the phase ends, expiring in any case."""
+    user = run.created_by
+    if user is None or not user.is_active:
+        raise PhaseFailed("The person who queued this run can no longer act; queue it again.")
+    ttl = timedelta(seconds=int(setting("ATLAS_RUN_TOKEN_TTL_SECONDS")))
+    token, text = tokens.issue(
+        user,
+        kind=Token.Kind.RUN,
+        description=f"Run #{run.pk} ({phase})",
+        expires_at=timezone.now() + ttl,
+    )
+    Token.objects.filter(pk=token.pk).update(scope_environment_id=run.environment_id)
+    run.tokens.add(token)
+    return token, text
+
+
+class PhaseRun:
+    """The context of one phase: heartbeat, directory, token, log writer."""
+
+    def __init__(self, run, phase, status, worker):
+        self.run, self.phase, self.status = run, phase, status
+        self.control = Control()
+        self.heartbeat = Heartbeat(run.pk, status, worker, self.control)
+        self.token = None
+        self.writer = None
+        self.directory = None
+
+    def __enter__(self):
+        self.heartbeat.start()
+        self.directory = tempfile.mkdtemp(
+            prefix=f"atlas-run-{self.run.pk}-{self.phase}-", dir=work_root()
+        )
+        return self
+
+    def __exit__(self, *exc_info):
+        self.control.stop.set()
+        self.heartbeat.join(timeout=10)
+        if self.writer is not None:
+            self.writer.close()
+        if self.token is not None:
+            Token.objects.filter(pk=self.token.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return False
+
+    def prepare(self):
+        self.token, token_text = issue_token(self.run, self.phase)
+        try:
+            self.workspace = prepare(self.run, self.directory, token_text)
+        except ArchiveRejected as exc:
+            raise PhaseFailed(f"The configuration version cannot be unpacked: {exc}") from None
+        self.writer = LogWriter(self.run, self.phase, self.workspace.secrets)
+        self.writer.line("Terraform runs in a sandbox." if _sandboxed() else "No sandbox.")
+        return self.workspace
+
+    def terraform(self, arguments, cwd=None):
+        """(exit status, stop reason or None)."""
+        if self.control.reason():
+            return None, self.control.reason()
+        try:
+            return run_terraform(
+                arguments, self.workspace, self.writer, self.control, cwd or self.workspace.config
+            )
+        except SandboxUnavailable as exc:
+            raise PhaseFailed(str(exc)) from None
+
+    def end(self, to, message="", **fields):
+        """Log `message`, store the log, then move the run (unless lost)."""
+        if message:
+            self.line(message)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.control.lost.is_set():
+            return False
+        return machine.transition(
+            self.run, to, expected=[self.status], message=message[:500], **fields
+        )
+
+    def line(self, message):
+        if self.writer is not None:
+            self.writer.line(message)
+        else:
+            append_line(self.run, self.phase, message)
+
+
+def _sandboxed():
+    from .conf import sandbox_mode
+
+    return sandbox_mode() != "none"
+
+
+def _stopped(phase_run, reason, status_word):
+    if reason == LOST:
+        phase_run.end(Status.ERRORED)  # logs only: the run is no longer ours
+        return "lost"
+    if reason == CANCELED:
+        phase_run.end(Status.CANCELED, f"{status_word} canceled.")
+        return Status.CANCELED
+    phase_run.end(Status.ERRORED, f"{status_word} stopped: it ran too long.")
+    return Status.ERRORED
+
+
+def plan(run):
+    worker = _claim(run, Status.PENDING, Status.PLANNING, Phase.PLAN)
+    if worker is None:
+        return f"not claimed: the run is {run.status}"
+    with PhaseRun(run, Phase.PLAN, Status.PLANNING, worker) as phase:
+        try:
+            return _plan(run, phase)
+        except PhaseFailed as exc:
+            phase.end(Status.ERRORED, str(exc))
+        except Exception:
+            logger.exception("Plan of run %s failed", run.pk)
+            phase.end(Status.ERRORED, "The worker failed while planning; see the server's log.")
+    return Status.ERRORED
+
+
+def _plan(run, phase):
+    workspace = phase.prepare()
+    status, reason = phase.terraform(INIT)
+    if reason:
+        return _stopped(phase, reason, "Plan")
+    if status != 0:
+        phase.end(Status.ERRORED, f"terraform init failed (exit status {status}).")
+        return Status.ERRORED
+    arguments = [
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-detailed-exitcode",
+        f"-var-file={workspace.var_file}",
+        f"-out={workspace.plan_file}",
+    ]
+    if run.destroy:
+        arguments.append("-destroy")
+    status, reason = phase.terraform(arguments)
+    if reason:
+        return _stopped(phase, reason, "Plan")
+    counts = _plan_counts(phase.writer.tail)
+    if status == 0:
+        phase.end(
+            Status.PLANNED_AND_FINISHED,
+            "No changes: nothing to apply.",
+            has_changes=False,
+            **counts,
+        )
+        return Status.PLANNED_AND_FINISHED
+    if status != 2:
+        phase.end(Status.ERRORED, f"terraform plan failed (exit status {status}).")
+        return Status.ERRORED
+    with open(workspace.plan_file, "rb") as handle:
+        blob = write_blob(f"runs/{run.pk}", iter(lambda: handle.read(65536), b""))
+    if not phase.end(
+        Status.PLANNED,
+        "Plan finished: {resource_additions} to add, {resource_changes} to change, "
+        "{resource_destructions} to destroy.".format(**counts),
+        has_changes=True,
+        plan_blob=blob.name,
+        plan_key_id=blob.key_id,
+        plan_size=blob.size,
+        **counts,
+    ):
+        delete_blob(blob.name)
+        return "lost"
+    run.environment.refresh_from_db(fields=["auto_apply"])
+    if run.environment.auto_apply:
+        with suppress(machine.TransitionRefused):  # discarded or canceled meanwhile
+            machine.confirm(run, None, auto=True)
+    return Status.PLANNED
+
+
+def _plan_counts(output):
+    found = PLAN_SUMMARY.findall(output)
+    add, change, destroy = (int(n) for n in found[-1]) if found else (0, 0, 0)
+    return {
+        "resource_additions": add,
+        "resource_changes": change,
+        "resource_destructions": destroy,
+    }
+
+
+def apply(run):
+    worker = _claim(run, Status.CONFIRMED, Status.APPLYING, Phase.APPLY)
+    if worker is None:
+        return f"not claimed: the run is {run.status}"
+    with PhaseRun(run, Phase.APPLY, Status.APPLYING, worker) as phase:
+        try:
+            return _apply(run, phase)
+        except PhaseFailed as exc:
+            phase.end(Status.ERRORED, str(exc))
+        except Exception:
+            logger.exception("Apply of run %s failed", run.pk)
+            phase.end(Status.ERRORED, "The worker failed while applying; see the server's log.")
+    return Status.ERRORED
+
+
+def _apply(run, phase):
+    if not run.plan_blob:
+        raise PhaseFailed("This run has no plan file to apply.")
+    workspace = phase.prepare()
+    with (
+        open(workspace.plan_file, "wb") as handle,
+        closing(open_blob(run.plan_blob, run.plan_key_id)) as chunks,
+    ):
+        for chunk in chunks:
+            handle.write(chunk)
+    os.chmod(workspace.plan_file, 0o600)
+    status, reason = phase.terraform(INIT)
+    if reason:
+        return _stopped(phase, reason, "Apply")
+    if status != 0:
+        phase.end(Status.ERRORED, f"terraform init failed (exit status {status}).")
+        return Status.ERRORED
+    status, reason = phase.terraform(
+        ["apply", "-input=false", "-no-color", str(workspace.plan_file)]
+    )
+    if reason:
+        return _stopped(phase, reason, "Apply")
+    if status != 0:
+        phase.end(Status.ERRORED, f"terraform apply failed (exit status {status}).")
+        return Status.ERRORED
+    phase.end(Status.APPLIED, "Apply finished.")
+    return Status.APPLIED

@@ -1,0 +1,180 @@
+"""The run state machine: every status, every move, and who may make it.
+
+Every change of a run's status goes through `transition()`, a conditional
+UPDATE (`WHERE id = ... AND status IN (allowed sources)`): when two workers,
+a worker and the reaper, or a worker and a person try to move the same run,
+exactly one of them succeeds and the others see False. The API and the web
+UI call the actions below (`confirm`, `discard`, `cancel`), never
+`transition()` with their own rules.
+
+    pending ─> planning ─> planned ─> confirmed ─> applying ─> applied
+                   │           └─> discarded
+                   └─> planned_and_finished (no changes)
+    any status that is not final ─> canceled | errored
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Run, Status
+
+TERMINAL = frozenset(
+    {
+        Status.APPLIED,
+        Status.PLANNED_AND_FINISHED,
+        Status.DISCARDED,
+        Status.CANCELED,
+        Status.ERRORED,
+    }
+)
+ACTIVE = frozenset(set(Status.values) - TERMINAL)
+RUNNING = frozenset({Status.PLANNING, Status.APPLYING})
+
+TRANSITIONS = {
+    Status.PENDING: {Status.PLANNING, Status.CANCELED, Status.ERRORED},
+    Status.PLANNING: {
+        Status.PLANNED,
+        Status.PLANNED_AND_FINISHED,
+        Status.CANCELED,
+        Status.ERRORED,
+    },
+    Status.PLANNED: {Status.CONFIRMED, Status.DISCARDED, Status.CANCELED, Status.ERRORED},
+    Status.CONFIRMED: {Status.APPLYING, Status.CANCELED, Status.ERRORED},
+    Status.APPLYING: {Status.APPLIED, Status.CANCELED, Status.ERRORED},
+}
+for _final in TERMINAL:
+    TRANSITIONS[_final] = set()
+
+# What people may do, from which statuses (anything else is a 409).
+ACTIONS = {
+    "confirm": frozenset({Status.PLANNED}),
+    "discard": frozenset({Status.PLANNED}),
+    "cancel": frozenset({Status.PENDING, Status.PLANNING, Status.CONFIRMED, Status.APPLYING}),
+}
+
+
+class TransitionRefused(Exception):
+    """The run's current status does not allow the move or action."""
+
+    def __init__(self, run, action):
+        self.run = run
+        self.action = action
+        self.status = run.status
+        super().__init__(f"Cannot {action} a run that is {run.status}.")
+
+
+def sources(to):
+    """The statuses a run may move to `to` from."""
+    return {status for status, targets in TRANSITIONS.items() if to in targets}
+
+
+def transition(run, to, *, expected=None, where=None, log=None, **fields):
+    """Move `run` to status `to`, setting `<to>_at` and `fields`, if allowed.
+
+    `expected` narrows the statuses the move may start from; `where` (a Q)
+    adds conditions (the reaper's "heartbeat still stale"); `log`, a (phase,
+    message) pair, is written to the run's log in the same transaction, so
+    whoever sees the new status also sees why. Returns True when
+    this call moved the run; False when the run was elsewhere (then `run`
+    holds its current status). A move to a final status releases the
+    environment, revokes the run's tokens and starts the next run, in the
+    same transaction.
+    """
+    allowed = sources(to)
+    if expected is not None:
+        allowed &= set(expected)
+    changes = {"status": to, f"{to}_at": timezone.now(), **fields}
+    final = to in TERMINAL
+    if final:
+        changes["holds_lock"] = False
+    with transaction.atomic():
+        if final:
+            from .queue import lock_environment_row
+
+            # The environment row first, as the queue does: one lock order.
+            environment = lock_environment_row(run.environment_id)
+        rows = Run.objects.filter(pk=run.pk, status__in=allowed)
+        if where is not None:
+            rows = rows.filter(where)
+        if not rows.update(**changes):
+            run.status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+            return False
+        for name, value in changes.items():
+            setattr(run, name, value)
+        if log is not None:
+            from .logs import append_line
+
+            append_line(run, *log)
+        if final:
+            from .queue import run_finished
+
+            run_finished(run, environment)
+    return True
+
+
+def require(run, action):
+    if run.status not in ACTIONS[action]:
+        raise TransitionRefused(run, action)
+
+
+def confirm(run, user=None, auto=False):
+    """Confirm a planned run; its apply is queued in the same transaction."""
+    from .queue import enqueue
+
+    require(run, "confirm")
+    who = "auto-apply" if auto else (user.username if user else "the system")
+    line = ("apply", f"Confirmed by {who}; the apply is queued.")
+    with transaction.atomic():
+        if not transition(
+            run,
+            Status.CONFIRMED,
+            expected=[Status.PLANNED],
+            confirmed_by=user,
+            auto_applied=auto,
+            log=line,
+        ):
+            raise TransitionRefused(run, "confirm")
+        enqueue(run)
+    return run
+
+
+def discard(run, user=None, reason=""):
+    require(run, "discard")
+    who = user.username if user else "the system"
+    line = ("plan", f"Discarded by {who}{': ' + reason if reason else ''}.")
+    if not transition(run, Status.DISCARDED, expected=[Status.PLANNED], ended_by=user, log=line):
+        raise TransitionRefused(run, "discard")
+    return run
+
+
+def cancel(run, user=None):
+    """Cancel a run: a waiting one ends at once; a running one is asked to
+    stop, and its worker interrupts Terraform (then kills it after a grace
+    period) and ends the run `canceled`."""
+    from .logs import append_line
+
+    require(run, "cancel")
+    who = user.username if user else "the system"
+    if run.status in (Status.PENDING, Status.CONFIRMED):
+        phase = "plan" if run.status == Status.PENDING else "apply"
+        line = (phase, f"Canceled by {who} before it started.")
+        if transition(
+            run,
+            Status.CANCELED,
+            expected=[Status.PENDING, Status.CONFIRMED],
+            ended_by=user,
+            log=line,
+        ):
+            return run
+        require(run, "cancel")  # it started meanwhile: cancel it as a running run
+    asked = Run.objects.filter(
+        pk=run.pk, status__in=RUNNING, cancel_requested_at__isnull=True
+    ).update(cancel_requested_at=timezone.now(), ended_by=user)
+    run.refresh_from_db()
+    if not asked:
+        if run.status in RUNNING:
+            return run  # a cancel was already requested
+        raise TransitionRefused(run, "cancel")
+    phase = "plan" if run.status == Status.PLANNING else "apply"
+    append_line(run, phase, f"Cancel requested by {who}; interrupting Terraform.")
+    return run

@@ -1,0 +1,153 @@
+"""Runs: a plan and, once confirmed, an apply of one configuration version.
+
+The statuses and the moves between them are in `runs.machine`; the queue
+that gives each environment one active run at a time is `runs.queue`; the
+worker that executes Terraform is `runs.executor`.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PLANNING = "planning", "Planning"
+    PLANNED = "planned", "Planned"
+    CONFIRMED = "confirmed", "Confirmed"
+    APPLYING = "applying", "Applying"
+    APPLIED = "applied", "Applied"
+    PLANNED_AND_FINISHED = "planned_and_finished", "No changes"
+    DISCARDED = "discarded", "Discarded"
+    CANCELED = "canceled", "Canceled"
+    ERRORED = "errored", "Errored"
+
+
+class Phase(models.TextChoices):
+    PLAN = "plan", "Plan"
+    APPLY = "apply", "Apply"
+
+
+class Run(models.Model):
+    """One run of an environment.
+
+    `<status>_at` records when the run entered each status. `holds_lock` is
+    true while this run is the environment's active run (at most one per
+    environment, enforced by a partial unique index); the environment's own
+    lock fields show it to people. `worker_id` and `heartbeat_at` say which
+    worker executes it and that the worker is alive.
+    """
+
+    environment = models.ForeignKey(
+        "environments.Environment", on_delete=models.CASCADE, related_name="runs"
+    )
+    configuration_version = models.ForeignKey(
+        "environments.ConfigurationVersion", on_delete=models.CASCADE, related_name="runs"
+    )
+    destroy = models.BooleanField(default=False)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    auto_applied = models.BooleanField(default=False)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    pending_at = models.DateTimeField(default=timezone.now)
+    planning_at = models.DateTimeField(null=True, blank=True)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    applying_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    planned_and_finished_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    errored_at = models.DateTimeField(null=True, blank=True)
+
+    has_changes = models.BooleanField(null=True, blank=True)
+    resource_additions = models.IntegerField(null=True, blank=True)
+    resource_changes = models.IntegerField(null=True, blank=True)
+    resource_destructions = models.IntegerField(null=True, blank=True)
+
+    plan_blob = models.CharField(max_length=255, blank=True, default="", editable=False)
+    plan_key_id = models.CharField(max_length=32, blank=True, default="", editable=False)
+    plan_size = models.BigIntegerField(null=True, blank=True)
+
+    holds_lock = models.BooleanField(default=False)
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    worker_id = models.CharField(max_length=64, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Tokens issued to Terraform for this run; all revoked when it ends.
+    tokens = models.ManyToManyField("accounts.Token", blank=True, related_name="+")
+
+    blob_fields = [("plan_blob", "plan_key_id")]
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment"],
+                condition=Q(holds_lock=True),
+                name="run_one_lock_holder_per_environment",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["environment", "status", "id"], name="run_env_status_idx"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat_idx"),
+        ]
+
+    def __str__(self):
+        return f"run {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self):
+        from .machine import TERMINAL
+
+        return self.status in TERMINAL
+
+    @property
+    def is_running(self):
+        return self.status in (Status.PLANNING, Status.APPLYING)
+
+    def status_timestamps(self):
+        """`{status: when}` for every status the run has been in, in order."""
+        return {
+            status: getattr(self, f"{status}_at")
+            for status in Status.values
+            if getattr(self, f"{status}_at") is not None
+        }
+
+
+class RunLogChunk(models.Model):
+    """A piece of a run's plan or apply log, stored as it arrives.
+
+    `offset` is the byte offset (UTF-8) of the chunk in its log and `size` its
+    length in bytes, so `?offset=` finds what follows a byte with one indexed
+    query. Secrets are masked before a chunk is stored.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_chunks")
+    phase = models.CharField(max_length=8, choices=Phase.choices)
+    offset = models.BigIntegerField()
+    size = models.IntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "phase", "offset"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "phase", "offset"], name="run_log_chunk_offset_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.run_id} {self.phase} @{self.offset}"
