@@ -276,7 +276,9 @@ def test_the_overview_shows_the_state_head_from_the_states_app(web, environment)
     head = StateVersion.objects.create(
         environment=environment, serial=41, md5="0" * 32, sha256="0" * 64, size=2, blob_name="x"
     )
-    EnvironmentState.objects.create(environment=environment, head=head, max_serial=41)
+    EnvironmentState.objects.create(
+        environment=environment, namespace=environment.namespace, head=head, max_serial=41
+    )
     page = web["reader"].get(PAGE).content.decode()
     assert "#41" in page
 

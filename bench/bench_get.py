@@ -1,0 +1,124 @@
+"""Authenticated GET of a state: the real server against a bare WSGI app.
+
+Both run under the same gunicorn settings (sync workers, same count); the
+bare app (bench/bare_wsgi.py) checks the X-Atlas-Token header and returns
+the same bytes with their MD5. Clients are threads with raw sockets sending
+a prepared request and reading to the end (sync workers close each
+connection), so the client costs little. Rounds alternate between the two
+servers; throughput is requests per second.
+"""
+
+import argparse
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import common
+import statefile
+
+
+def load(port, request_bytes, expected_length, seconds, clients):
+    """Requests per second; every response must be a 200 of the expected size."""
+    stop = time.monotonic() + seconds
+    counts = [0] * clients
+    errors = []
+
+    def client(index):
+        buffer = bytearray(expected_length + 4096)
+        view = memoryview(buffer)
+        while time.monotonic() < stop:
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(request_bytes)
+                received = 0
+                while True:
+                    got = sock.recv_into(view[received:])
+                    if not got:
+                        break
+                    received += got
+            if not buffer.startswith(b"HTTP/1.1 200") or received < expected_length:
+                errors.append(bytes(buffer[:100]))
+                return
+            counts[index] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"bad responses: {errors[:3]}")
+    return sum(counts) / (time.monotonic() - started)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000000,1400000,10000", help="state sizes in bytes")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-get-") as tmp:
+        tmp = Path(tmp)
+        env, token = common.prepare(tmp / "data")
+        for size in (int(s) for s in args.sizes.split(",")):
+            body = statefile.state_bytes(size)
+            body_path = tmp / f"state-{size}.json"
+            body_path.write_bytes(body)
+            path = f"/api/v1/terraform/state/bench/s{size}"
+            bare_env = {**env, "BENCH_TOKEN": token, "BENCH_BODY": str(body_path)}
+            minimal_env = {**bare_env, "DJANGO_SETTINGS_MODULE": "bench.minimal_drf"}
+            with (
+                common.serving("atlas.wsgi:application", env, args.workers) as (port, _),
+                common.serving("bench.bare_wsgi:app", bare_env, args.workers) as (bare, _),
+                common.serving("bench.minimal_drf:application", minimal_env, args.workers) as (
+                    minimal,
+                    _,
+                ),
+            ):
+                headers = {"Content-Type": "application/json"}
+                status, _ = common.request(port, "PUT", path, token, body, headers)
+                assert status == 200, status
+                for target in (port, bare, minimal):
+                    status, answer = common.request(target, "GET", path, token)
+                    assert status == 200 and answer == body, (target, status)
+                request = (
+                    f"GET {path}?atlas_run_id= HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"X-Atlas-Token: {token}\r\nConnection: close\r\n\r\n"
+                ).encode()
+                targets = {"server": port, "bare": bare, "minimal_drf": minimal}
+                rates = {name: [] for name in targets}
+                for target in targets.values():  # warm-up
+                    load(target, request, len(body), 1, args.clients)
+                for _round in range(args.rounds):
+                    for name, target in targets.items():
+                        rate = load(target, request, len(body), args.seconds, args.clients)
+                        rates[name].append(rate)
+            summary = {name: common.summary(values) for name, values in rates.items()}
+            bare_median = summary["bare"]["median"]
+            summary["ratio"] = summary["server"]["median"] / bare_median
+            summary["minimal_drf_ratio"] = summary["minimal_drf"]["median"] / bare_median
+            results[str(len(body))] = summary
+            print(
+                f"{len(body)} bytes: server/bare {summary['ratio']:.2f}, "
+                f"minimal DRF/bare {summary['minimal_drf_ratio']:.2f}",
+                flush=True,
+            )
+    common.emit(
+        "get_state",
+        {
+            "workers": args.workers,
+            "clients": args.clients,
+            "seconds_per_round": args.seconds,
+            "rounds": args.rounds,
+            "requests_per_second": results,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

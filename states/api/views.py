@@ -1,0 +1,180 @@
+"""The state part of /api/v1: Terraform's `atlas` backend and the history.
+
+The body of a PUT is read by `states.intake`, never by a DRF parser, and a
+state is answered with its stored bytes and stored MD5, never re-encoded.
+"""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import namespace_for, request_token
+from accounts.models import Level
+from atlas.api.exceptions import Conflict, Unprocessable
+from atlas.api.pagination import envelope_pagination
+from environments.lookup import environment_for
+from states import selectors, services
+from states.intake import content_md5, read_body
+from states.parsing import MAX_SERIAL, InvalidState, parse_state
+from states.responses import state_response
+from states.rules import Outcome
+
+from . import serializers as s
+
+MAX_RUN_ID = 128
+RUN_ID = OpenApiParameter(
+    "atlas_run_id", str, description="The run writing or reading (Terraform's atlas backend)"
+)
+
+
+def run_id(request):
+    """The `?atlas_run_id=` Terraform's backend sends (empty outside a run)."""
+    value = request.query_params.get("atlas_run_id", "")
+    if len(value) > MAX_RUN_ID:
+        raise ParseError({"atlas_run_id": [f"must be at most {MAX_RUN_ID} characters"]})
+    return value
+
+
+def check_write(request, username, name):
+    """Answer 404/403 before a byte of the body is read, as the write itself would.
+
+    An existing environment is checked as itself (a run token may write its
+    own one); a missing one needs write on the namespace, to be created.
+    """
+    try:
+        environment_for(request, username, name, Level.WRITE)
+    except Http404:
+        namespace_for(request, username, Level.WRITE)
+
+
+def version_or_404(environment, serial):
+    if serial > MAX_SERIAL:
+        raise Http404
+    version = environment.state_versions.filter(serial=serial).first()
+    if version is None:
+        raise Http404
+    return version
+
+
+class StateListView(generics.GenericAPIView):
+    """`GET /terraform/state`: states the caller may read, newest change first."""
+
+    serializer_class = s.StateListItemSerializer
+    pagination_class = envelope_pagination("states")
+
+    @extend_schema(
+        operation_id="states_list",
+        parameters=[OpenApiParameter("username", str, description="One namespace only")],
+    )
+    def get(self, request):
+        states = selectors.listing(request.user, request.query_params.get("username"))
+        page = self.paginate_queryset(states)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class StateView(APIView):
+    """`/terraform/state/:username/:name`: the head state, as Terraform reads and writes it."""
+
+    parser_classes = []  # the body is streamed by states.intake, never parsed by DRF
+
+    @extend_schema(
+        operation_id="state_retrieve",
+        parameters=[RUN_ID],
+        responses={(200, "application/json"): OpenApiTypes.BINARY, 404: None},
+    )
+    def get(self, request, username, name):
+        version = selectors.readable_head(request.user, username, name)
+        if version is None:
+            raise Http404
+        return state_response(version)
+
+    @extend_schema(
+        operation_id="state_update",
+        parameters=[RUN_ID],
+        request={"application/json": OpenApiTypes.BINARY},
+        responses={200: s.StateVersionSerializer},
+    )
+    def put(self, request, username, name):
+        check_write(request, username, name)
+        run = run_id(request)
+        md5 = content_md5(request)
+        body = read_body(request)
+        try:
+            header = parse_state(body)
+        except InvalidState as exc:
+            raise ParseError(str(exc)) from None
+        environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
+        try:
+            result = services.write_state(
+                environment,
+                body,
+                header=header,
+                md5=md5,
+                user=request.user,
+                token=request_token(request),
+                run_id=run,
+            )
+        except services.ChecksumMismatch as exc:
+            raise ParseError({"Content-MD5": [str(exc)]}) from None
+        if result.decision.outcome is Outcome.CONFLICT:
+            raise Conflict(result.decision.reason)
+        if result.decision.outcome is Outcome.SERIAL_USED:
+            raise Unprocessable({"serial": [result.decision.reason]})
+        # Exactly 200, also for an unchanged body: Terraform 0.11 fails on 201 and 204.
+        return Response({"version": s.StateVersionSerializer(result.version).data}, status=200)
+
+    @extend_schema(operation_id="state_clear", request=None, responses={200: None, 404: None})
+    def delete(self, request, username, name):
+        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        if not services.clear_head(environment):
+            raise Http404
+        return Response(status=200)
+
+
+class VersionListView(generics.GenericAPIView):
+    """`GET /terraform/state/:username/:name/versions`: the history, highest serial first."""
+
+    serializer_class = s.StateVersionSerializer
+    pagination_class = envelope_pagination("versions")
+
+    @extend_schema(operation_id="state_versions_list")
+    def get(self, request, username, name):
+        environment, _level = environment_for(request, username, name, Level.READ)
+        page = self.paginate_queryset(selectors.history(environment))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class VersionView(APIView):
+    """`GET .../versions/:serial`: that version's exact bytes."""
+
+    @extend_schema(
+        operation_id="state_version_download",
+        responses={(200, "application/json"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, username, name, serial):
+        environment, _level = environment_for(request, username, name, Level.READ)
+        return state_response(version_or_404(environment, serial))
+
+
+class RollbackView(APIView):
+    """`POST .../versions/:serial/rollback`: that content as a new head (admin)."""
+
+    @extend_schema(
+        operation_id="state_version_rollback",
+        request=None,
+        responses={200: s.StateVersionSerializer},
+    )
+    def post(self, request, username, name, serial):
+        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        source = version_or_404(environment, serial)
+        try:
+            version = services.rollback(
+                environment, source, user=request.user, token=request_token(request)
+            )
+        except services.RollbackBusy as exc:
+            raise Conflict(str(exc)) from None
+        return Response({"version": s.StateVersionSerializer(version).data}, status=200)

@@ -1,0 +1,180 @@
+"""Web pages of an environment's state: head, outputs, history, diff, rollback.
+
+Access is checked by `environment_for`, as in the API (404 for what the
+caller may not see, 403 for a level too low); a rollback goes through the
+same service as the API's.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import Level
+from accounts.privileges import at_least
+from environments.lookup import environment_for
+
+from . import presentation, selectors, services
+from .models import EnvironmentState
+from .parsing import MAX_SERIAL
+from .responses import state_response
+
+HISTORY_PER_PAGE = 25
+
+
+def _version(environment, serial):
+    if serial > MAX_SERIAL:
+        raise Http404
+    version = (
+        environment.state_versions.select_related("created_by", "rolled_back_from")
+        .filter(serial=serial)
+        .first()
+    )
+    if version is None:
+        raise Http404
+    return version
+
+
+def _head(environment):
+    state = (
+        EnvironmentState.objects.select_related("head__created_by", "head__rolled_back_from")
+        .filter(pk=environment.pk)
+        .first()
+    )
+    return state.head if state is not None else None
+
+
+def _previous_serial(environment, serial):
+    """The serial stored just before `serial`, or None."""
+    return (
+        environment.state_versions.filter(serial__lt=serial)
+        .order_by("-serial")
+        .values_list("serial", flat=True)
+        .first()
+    )
+
+
+def _context(environment, level, **extra):
+    return {"environment": environment, "level": level, "tab": "state", **extra}
+
+
+@login_required
+def state_page(request, username, name):
+    environment, level = environment_for(request, username, name, Level.READ)
+    head = _head(environment)
+    outputs, too_large = None, False
+    if head is not None:
+        try:
+            outputs = list(presentation.outputs(presentation.load(head)).values())
+        except presentation.TooLarge:
+            too_large = True
+    page = Paginator(selectors.history(environment), HISTORY_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    can_rollback = at_least(level, Level.ADMIN)
+    versions = list(page.object_list)
+    rows = []
+    for index, version in enumerate(versions):
+        following = versions[index + 1] if index + 1 < len(versions) else None
+        rows.append(
+            {
+                "version": version,
+                "previous": following.serial
+                if following
+                else _previous_serial(environment, version.serial),
+                "can_rollback": can_rollback and (head is None or head.pk != version.pk),
+            }
+        )
+    context = _context(
+        environment,
+        level,
+        head=head,
+        head_previous=_previous_serial(environment, head.serial) if head else None,
+        outputs=outputs,
+        too_large=too_large,
+        page=page,
+        rows=rows,
+        serials=list(selectors.history(environment).values_list("serial", flat=True)[:500]),
+    )
+    return render(request, "states/state.html", context)
+
+
+class DiffForm(forms.Form):
+    # `from` is a Python keyword: the form reads it from the query string by hand.
+    to = forms.IntegerField(min_value=0, max_value=MAX_SERIAL)
+    source = forms.IntegerField(min_value=0, max_value=MAX_SERIAL)
+
+
+@login_required
+def diff_page(request, username, name):
+    environment, level = environment_for(request, username, name, Level.READ)
+    form = DiffForm({"source": request.GET.get("from"), "to": request.GET.get("to")})
+    if not form.is_valid():
+        return render(
+            request,
+            "states/diff.html",
+            _context(environment, level, error="Choose two serials to compare."),
+            status=400,
+        )
+    old = _version(environment, form.cleaned_data["source"])
+    new = _version(environment, form.cleaned_data["to"])
+    context = _context(environment, level, old=old, new=new)
+    try:
+        old_doc, new_doc = presentation.load(old), presentation.load(new)
+    except presentation.TooLarge:
+        context["too_large"] = presentation.PAGE_MAX_BYTES
+        return render(request, "states/diff.html", context)
+    context["summary"] = presentation.summarize(old_doc, new_doc)
+    context["lines"] = presentation.unified(
+        old_doc, new_doc, f"serial {old.serial}", f"serial {new.serial}"
+    )
+    return render(request, "states/diff.html", context)
+
+
+@login_required
+def download(request, username, name, serial):
+    environment, _level = environment_for(request, username, name, Level.READ)
+    version = _version(environment, serial)
+    filename = f"{environment.namespace.name}-{environment.name}-{version.serial}.tfstate"
+    return state_response(version, filename=filename)
+
+
+class RollbackForm(forms.Form):
+    confirm = forms.CharField(label="Type the serial to confirm", max_length=20)
+
+    def __init__(self, *args, serial, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.serial = serial
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != str(self.serial):
+            raise forms.ValidationError(f"Type {self.serial} to confirm the rollback.")
+        return value
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rollback(request, username, name, serial):
+    environment, level = environment_for(request, username, name, Level.ADMIN)
+    source = _version(environment, serial)
+    form = RollbackForm(request.POST or None, serial=source.serial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = services.rollback(environment, source, user=request.user)
+        except services.RollbackBusy as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Rolled back to the content of serial {source.serial}: "
+                f"it is now the head as serial {version.serial}.",
+            )
+            return redirect(
+                "states:state", username=environment.namespace.name, name=environment.name
+            )
+    context = _context(environment, level, source=source, head=_head(environment), form=form)
+    return render(request, "states/rollback.html", context, status=400 if form.errors else 200)
