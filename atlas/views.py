@@ -2,6 +2,7 @@
 
 from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 
 from atlas.api.exceptions import NOT_FOUND_MESSAGE, json_error
@@ -46,6 +47,7 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+@csrf_exempt
 def api_not_found(request):
     """Anything under /api/ that no route matches, other versions included."""
     return json_error(404, NOT_FOUND_MESSAGE)

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-authenticate = views.AuthenticateViewSet.as_view({"get": "list", "post": "create"})
+authenticate = views.AuthenticateViewSet.as_view({"get": "verify", "post": "create"})
 me = views.UserViewSet.as_view({"get": "me"})
 user = views.UserViewSet.as_view({"get": "retrieve"})
 organizations = views.OrganizationViewSet.as_view({"get": "list", "post": "create"})

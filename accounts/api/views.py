@@ -22,6 +22,10 @@ from atlas.api.pagination import envelope_pagination
 from . import serializers as s
 
 BAD_LOGIN = "Invalid login or password."
+ORGANIZATION_ENVELOPE = inline_serializer(
+    "OrganizationEnvelope", {"organization": s.OrganizationSerializer()}
+)
+MEMBERSHIP_ENVELOPE = inline_serializer("MembershipEnvelope", {"membership": s.MemberSerializer()})
 
 
 class AuthenticateViewSet(viewsets.ViewSet):
@@ -53,7 +57,7 @@ class AuthenticateViewSet(viewsets.ViewSet):
             200: inline_serializer("AuthenticateStatus", {"username": serializers.CharField()})
         }
     )
-    def list(self, request):
+    def verify(self, request):
         return Response({"username": request.user.username})
 
 
@@ -134,7 +138,8 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     @extend_schema(
         request=inline_serializer(
             "OrganizationCreateRequest", {"organization": s.OrganizationCreateSerializer()}
-        )
+        ),
+        responses={201: ORGANIZATION_ENVELOPE},
     )
     def create(self, request):
         data = validated(s.OrganizationCreateSerializer(data=unwrap(request.data, "organization")))
@@ -142,6 +147,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         organization.caller_level = Level.ADMIN
         return Response({"organization": self.get_serializer(organization).data}, status=201)
 
+    @extend_schema(responses=ORGANIZATION_ENVELOPE)
     def retrieve(self, request, name):
         organization = _organization_with_level(request, name)
         return Response({"organization": self.get_serializer(organization).data})
@@ -160,7 +166,10 @@ class MemberViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        request=inline_serializer("MemberCreateRequest", {"membership": s.MemberCreateSerializer()})
+        request=inline_serializer(
+            "MemberCreateRequest", {"membership": s.MemberCreateSerializer()}
+        ),
+        responses={201: MEMBERSHIP_ENVELOPE},
     )
     def create(self, request, name):
         organization = _organization_with_level(request, name, Level.ADMIN)
@@ -182,7 +191,10 @@ class MemberViewSet(viewsets.GenericViewSet):
         return membership
 
     @extend_schema(
-        request=inline_serializer("MemberUpdateRequest", {"membership": s.MemberUpdateSerializer()})
+        request=inline_serializer(
+            "MemberUpdateRequest", {"membership": s.MemberUpdateSerializer()}
+        ),
+        responses=MEMBERSHIP_ENVELOPE,
     )
     def partial_update(self, request, name, username):
         organization = _organization_with_level(request, name, Level.ADMIN)

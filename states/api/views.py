@@ -60,7 +60,7 @@ def version_or_404(environment, serial):
     return version
 
 
-class StateListView(generics.GenericAPIView):
+class StateListView(generics.ListAPIView):
     """`GET /terraform/state`: states the caller may read, newest change first."""
 
     serializer_class = s.StateListItemSerializer
@@ -70,7 +70,7 @@ class StateListView(generics.GenericAPIView):
         operation_id="states_list",
         parameters=[OpenApiParameter("username", str, description="One namespace only")],
     )
-    def get(self, request):
+    def list(self, request):
         states = selectors.listing(request.user, request.query_params.get("username"))
         page = self.paginate_queryset(states)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
