@@ -13,13 +13,14 @@ import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from runs import reaper, sandbox
 from runs.conf import setting
 
 logger = logging.getLogger("atlas.runs")
 RECHECK_SECONDS = 30
+MAX_BACKOFF_SECONDS = 15
 
 
 class Reaper(threading.Thread):
@@ -64,17 +65,40 @@ class Command(BaseCommand):
         self.wait_for_sandbox()
         extra = {"worker_id": worker_id} if worker_id else {}
         try:
-            call_command(
-                "db_worker",
-                interval=interval,
-                reload=False,
-                startup_delay=False,
-                verbosity=options.get("verbosity", 1),
-                **extra,
-            )
+            self.work(interval, options.get("verbosity", 1), extra)
         finally:
             if thread is not None:
                 thread.stopped.set()
+
+    def work(self, interval, verbosity, extra):
+        """Run db_worker, and start it again when the database goes away.
+
+        db_worker gives up on the first database error (a PostgreSQL restart
+        or failover); a worker should instead wait for the database to come
+        back. The task it was executing, if any, is reaped like any other
+        whose worker stopped heartbeating.
+        """
+        backoff = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                call_command(
+                    "db_worker",
+                    interval=interval,
+                    reload=False,
+                    startup_delay=False,
+                    verbosity=verbosity,
+                    **extra,
+                )
+                return
+            except (OperationalError, InterfaceError) as exc:
+                close_old_connections()
+                connection.close()
+                if time.monotonic() - started > 60:
+                    backoff = 1.0
+                logger.warning("Database unavailable (%s); restarting in %.0f s", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def wait_for_sandbox(self):
         trouble = sandbox.problem()
