@@ -291,3 +291,15 @@ def test_every_page_renders_for_an_empty_environment(web, environment):
         assert web["reader"].get(f"{PAGE}{path}").status_code == 200
     empty = web["outsider"].get("/environments").content.decode()
     assert "No environments" in empty
+
+
+def test_the_list_pages_keep_the_namespace_filter(web, settings):
+    from environments.views import pages
+
+    for index in range(pages.PER_PAGE + 1):
+        EnvironmentFactory(name=f"env{index:03d}")
+    first = web["reader"].get("/environments?namespace=acme").content.decode()
+    assert 'href="?namespace=acme&amp;page=2"' in first
+    second = web["reader"].get("/environments?namespace=acme&page=2").content.decode()
+    assert "env" + f"{pages.PER_PAGE:03d}" in second
+    assert 'href="?namespace=acme&amp;page=1"' in second

@@ -1,5 +1,7 @@
 """Environment pages that only read: list, overview, variables, versions, settings."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
@@ -60,6 +62,7 @@ def render_list(request, create_form=None):
         {
             "page": page,
             "namespace": namespace,
+            "namespace_query": urlencode({"namespace": namespace}) + "&" if namespace else "",
             "create_form": create_form if namespaces else None,
         },
     )
