@@ -179,19 +179,28 @@ def _stopped(phase_run, reason, status_word):
     return Status.ERRORED
 
 
-def plan(run):
-    worker = _claim(run, Status.PENDING, Status.PLANNING, Phase.PLAN)
+def _execute(run, waiting, running, phase_name, body, verb):
+    """Claim the run (`waiting` → `running`) and execute one phase of it.
+
+    The claim is a conditional update, so a phase never runs twice; any
+    failure ends the run `errored` with its reason in the log.
+    """
+    worker = _claim(run, waiting, running, phase_name)
     if worker is None:
         return f"not claimed: the run is {run.status}"
-    with PhaseRun(run, Phase.PLAN, Status.PLANNING, worker) as phase:
+    with PhaseRun(run, phase_name, running, worker) as phase:
         try:
-            return _plan(run, phase)
+            return body(run, phase)
         except PhaseFailed as exc:
             phase.end(Status.ERRORED, str(exc))
         except Exception:
-            logger.exception("Plan of run %s failed", run.pk)
-            phase.end(Status.ERRORED, "The worker failed while planning; see the server's log.")
+            logger.exception("%s of run %s failed", phase_name, run.pk)
+            phase.end(Status.ERRORED, f"The worker failed while {verb}; see the server's log.")
     return Status.ERRORED
+
+
+def plan(run):
+    return _execute(run, Status.PENDING, Status.PLANNING, Phase.PLAN, _plan, "planning")
 
 
 def _plan(run, phase):
@@ -259,18 +268,7 @@ def _plan_counts(output):
 
 
 def apply(run):
-    worker = _claim(run, Status.CONFIRMED, Status.APPLYING, Phase.APPLY)
-    if worker is None:
-        return f"not claimed: the run is {run.status}"
-    with PhaseRun(run, Phase.APPLY, Status.APPLYING, worker) as phase:
-        try:
-            return _apply(run, phase)
-        except PhaseFailed as exc:
-            phase.end(Status.ERRORED, str(exc))
-        except Exception:
-            logger.exception("Apply of run %s failed", run.pk)
-            phase.end(Status.ERRORED, "The worker failed while applying; see the server's log.")
-    return Status.ERRORED
+    return _execute(run, Status.CONFIRMED, Status.APPLYING, Phase.APPLY, _apply, "applying")
 
 
 def _apply(run, phase):
