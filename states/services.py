@@ -108,18 +108,8 @@ def write_state(environment, body, *, header=None, md5=None, user=None, token=No
                 return WriteResult(decision, state.head)
             if decision.refused:
                 return WriteResult(decision, None)
-            version = StateVersion.objects.create(
-                environment=environment,
-                serial=header.serial,
-                lineage=header.lineage,
-                md5=info.md5_hex,
-                sha256=info.sha256_hex,
-                size=info.size,
-                blob_name=info.name,
-                blob_key_id=info.key_id,
-                created_by=user if user is not None and user.is_authenticated else None,
-                token=token,
-                run_id=run_id,
+            version = _new_version(
+                environment, header.serial, header.lineage, info, user, token, run_id=run_id
             )
             _record(state, version)
             kept = True
@@ -152,6 +142,23 @@ def clear_head(environment):
     return True
 
 
+def _new_version(environment, serial, lineage, info, user, token, **extra):
+    """A state version row for the blob `info` (called under the row lock)."""
+    return StateVersion.objects.create(
+        environment=environment,
+        serial=serial,
+        lineage=lineage,
+        md5=info.md5_hex,
+        sha256=info.sha256_hex,
+        size=info.size,
+        blob_name=info.name,
+        blob_key_id=info.key_id,
+        created_by=user if user is not None and user.is_authenticated else None,
+        token=token,
+        **extra,
+    )
+
+
 def rollback(environment, source, *, user=None, token=None):
     """Make `source`'s content the head again, as a new version.
 
@@ -179,20 +186,10 @@ def rollback(environment, source, *, user=None, token=None):
                 state = _locked_state(environment)
                 if state.max_serial != seen:
                     continue
-                version = StateVersion.objects.create(
-                    environment=environment,
-                    serial=serial,
-                    lineage=source.lineage,
-                    md5=info.md5_hex,
-                    sha256=info.sha256_hex,
-                    size=info.size,
-                    blob_name=info.name,
-                    blob_key_id=info.key_id,
-                    created_by=user if user is not None and user.is_authenticated else None,
-                    token=token,
-                    source=StateVersion.Source.ROLLBACK,
-                    rolled_back_from=source,
-                )
+                version = _new_version(
+                    environment, serial, source.lineage, info, user, token,
+                    source=StateVersion.Source.ROLLBACK, rolled_back_from=source,
+                )  # fmt: skip
                 _record(state, version)
                 kept = True
             logger.info(
