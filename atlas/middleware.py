@@ -1,6 +1,21 @@
 """Middleware that guards every request before any view sees it."""
 
-from atlas.api.exceptions import json_error
+import logging
+import sys
+
+from django.core.signals import got_request_exception
+from django.http import HttpResponse
+
+from atlas.api.exceptions import (
+    DATABASE_UNAVAILABLE_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    is_database_unavailable,
+    json_error,
+)
+
+logger = logging.getLogger("atlas.db")
+
+_DATABASE_FAILED = "_atlas_database_unavailable"
 
 
 class QueryStringTokenMiddleware:
@@ -21,3 +36,59 @@ class QueryStringTokenMiddleware:
                 "Do not send tokens in the URL; send them in the X-Atlas-Token header.",
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with `Retry-After`, not 500, while the database is unreachable.
+
+    A PostgreSQL restart or failover makes every query fail for a few
+    seconds; clients (Terraform's HTTP client among them) retry a 503, and
+    an operator reading the logs sees an outage rather than a bug. Under
+    /api/ the answer is the usual JSON error, elsewhere a plain page that
+    needs neither templates nor the database. DRF views are answered by
+    `atlas.api.exceptions.exception_handler`; this covers plain views and
+    template rendering (`process_exception`) and, listed first in
+    MIDDLEWARE, whatever the middleware below it raised (a session saved
+    while the database was down): those become a 500 before they reach
+    here, so the failure is remembered on the request and the 500 replaced.
+    Django drops a broken connection at the end of the request and opens a
+    new one on the next, so service resumes as soon as the database does.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 500 and getattr(request, _DATABASE_FAILED, False):
+            return database_unavailable_response(request)
+        return response
+
+    def process_exception(self, request, exception):
+        if is_database_unavailable(exception):
+            logger.warning("Database unavailable at %s: %s", request.path, exception)
+            return database_unavailable_response(request)
+        return None
+
+
+def database_unavailable_response(request):
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith("/api/"):
+        return json_error(503, DATABASE_UNAVAILABLE_MESSAGE, headers=headers)
+    response = HttpResponse(
+        "<!doctype html><title>Service unavailable</title>"
+        f"<h1>Service unavailable</h1><p>{DATABASE_UNAVAILABLE_MESSAGE}</p>",
+        status=503,
+        content_type="text/html; charset=utf-8",
+        headers=headers,
+    )
+    return response
+
+
+def _remember_database_failure(sender, request=None, **kwargs):
+    """Mark the request whose uncaught exception was the database's."""
+    if request is not None and is_database_unavailable(sys.exc_info()[1]):
+        setattr(request, _DATABASE_FAILED, True)
+
+
+got_request_exception.connect(_remember_database_failure, dispatch_uid="atlas-database-unavailable")

@@ -1,13 +1,15 @@
 """One place that turns every API error into `{"errors": {...}}`.
 
 Field errors keep their field names; everything else goes under `base`.
-Unexpected exceptions become a plain 500 without internals.
+Unexpected exceptions become a plain 500 without internals; an unreachable
+database is a 503 with `Retry-After` (see DatabaseUnavailableMiddleware).
 """
 
 import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -18,6 +20,14 @@ from .authentication import BAD_TOKEN_MESSAGE
 logger = logging.getLogger("atlas.api")
 
 NOT_FOUND_MESSAGE = "Not found."
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
+RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exc):
+    """Whether `exc` is the database failing (down, restarting, connection
+    lost, too busy), as opposed to a bug: worth a retry, so a 503."""
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 def _messages(detail):
@@ -49,6 +59,14 @@ def exception_handler(exc, context):
         exc = Unprocessable(detail)
     if isinstance(exc, exceptions.NotAuthenticated):
         exc.detail = BAD_TOKEN_MESSAGE
+    if is_database_unavailable(exc):
+        logger.warning("Database unavailable in an API view: %s", exc)
+        set_rollback()
+        return Response(
+            {"errors": {"base": [DATABASE_UNAVAILABLE_MESSAGE]}},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in API view", exc_info=exc)
         set_rollback()

@@ -34,7 +34,7 @@ def s3_server():
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310  (local test server)
+            urllib.request.urlopen(url, timeout=1)
             break
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
