@@ -8,6 +8,7 @@ tokens, and decrypts the same variables.
 
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ from atlas.testing.s3 import create_bucket
 pytestmark = pytest.mark.system
 
 CANARY = "restore-canary-5e1f"
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 
 @pytest.fixture
@@ -103,3 +105,15 @@ def test_a_restored_backup_serves_the_same_state_tokens_and_secrets(postgres, s3
         assert restored.manage("shell", "-c", script).strip().splitlines()[-1] == "hunter2"
     finally:
         restored.stop()
+
+
+def test_the_document_gives_the_steps_this_test_takes():
+    text = DOCUMENT.read_text()
+    for step in (
+        'pg_dump --format=custom --file=atlas.dump "$DATABASE_URL"',
+        'pg_restore --no-owner --dbname="$DATABASE_URL" atlas.dump',
+        "aws s3 sync s3://atlas-blobs s3://atlas-backup/",
+        "aws s3 sync s3://atlas-backup/2026-11-28/ s3://atlas-blobs",
+        "the same `ATLAS_KEYS` and `SECRET_KEY`",
+    ):
+        assert step in text, step

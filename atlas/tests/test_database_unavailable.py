@@ -1,7 +1,7 @@
 """An unreachable database is a 503 with Retry-After, never a 500."""
 
 import pytest
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.test import Client
 
 from atlas.api.exceptions import DATABASE_UNAVAILABLE_MESSAGE
@@ -45,3 +45,27 @@ def test_a_bug_is_still_a_500(personas, monkeypatch):
     personas.writer.client.raise_request_exception = False
     response = personas.writer.client.get("/api/v1/user")
     assert response.status_code == 500
+
+
+class SessionSavedTooLateMiddleware:
+    """Fails after the view, as saving a session does once the database went away."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        self.get_response(request)
+        raise InterfaceError("connection already closed")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/user", "/login"])
+def test_a_database_failure_in_a_middleware_below_is_a_503_too(path, personas, settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.SessionSavedTooLateMiddleware"]
+    client = Client(raise_request_exception=False)
+    response = client.get(path, HTTP_X_ATLAS_TOKEN=personas.writer.token)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    if path.startswith("/api/"):
+        assert response.json() == {"errors": {"base": [DATABASE_UNAVAILABLE_MESSAGE]}}
+    else:
+        assert b"Service unavailable" in response.content
