@@ -32,28 +32,31 @@ class SealedValueError(Exception):
     """A sealed value could not be opened: tampered with, or its key is gone."""
 
 
-def _key(key_id):
+def _key(key_id, purpose):
     try:
-        return key_ring().derive(PURPOSE, key_id)
+        return key_ring().derive(purpose, key_id)
     except UnknownKey:
         reset_key_ring()  # the key file may have been rotated by another process
-        return key_ring().derive(PURPOSE, key_id)
+        return key_ring().derive(purpose, key_id)
 
 
-def seal(text, associated):
-    """(sealed text, key id) for `text` bound to the string `associated`."""
+def seal(text, associated, purpose=PURPOSE):
+    """(sealed text, key id) for `text` bound to the string `associated`.
+
+    Other apps seal their own values with a `purpose` of their own, so each
+    derived key serves one use."""
     key_id = key_ring().current
     nonce = os.urandom(NONCE_SIZE)
-    sealed = AESGCM(_key(key_id)).encrypt(nonce, text.encode(), associated.encode())
+    sealed = AESGCM(_key(key_id, purpose)).encrypt(nonce, text.encode(), associated.encode())
     return PREFIX + base64.b64encode(nonce + sealed).decode("ascii"), key_id
 
 
-def unseal(sealed, key_id, associated):
+def unseal(sealed, key_id, associated, purpose=PURPOSE):
     if not sealed.startswith(PREFIX):
         raise SealedValueError("Unknown sealed value format.")
     try:
         raw = base64.b64decode(sealed[len(PREFIX) :])
-        key = _key(key_id)
+        key = _key(key_id, purpose)
         plain = AESGCM(key).decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], associated.encode())
     except (InvalidTag, ValueError, UnknownKey) as exc:
         raise SealedValueError(f"A sealed value could not be opened: {exc!r}") from None
