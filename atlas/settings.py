@@ -261,6 +261,39 @@ ATLAS_RUN_PHASE_TIMEOUT_SECONDS = env_int("ATLAS_RUN_PHASE_TIMEOUT_SECONDS", 4 *
 ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS = env_int("ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS", 24 * 3600)
 ATLAS_RUN_TOKEN_TTL_SECONDS = env_int("ATLAS_RUN_TOKEN_TTL_SECONDS", 12 * 3600)
 
+# Notifications of run events (runs/notifications): where webhooks may go,
+# how long one attempt may take, how much of an answer is read, retries, and
+# how long a configuration may fail before it is disabled.
+ATLAS_NOTIFY_ALLOW_PRIVATE = env_bool("ATLAS_NOTIFY_ALLOW_PRIVATE", False)
+ATLAS_NOTIFY_TIMEOUT_SECONDS = env_int("ATLAS_NOTIFY_TIMEOUT_SECONDS", 10)
+ATLAS_NOTIFY_MAX_RESPONSE_BYTES = env_int("ATLAS_NOTIFY_MAX_RESPONSE_BYTES", 64 * 1024)
+ATLAS_NOTIFY_RETRY_BASE_SECONDS = env_int("ATLAS_NOTIFY_RETRY_BASE_SECONDS", 10)
+ATLAS_NOTIFY_RETRY_WINDOW_SECONDS = env_int("ATLAS_NOTIFY_RETRY_WINDOW_SECONDS", 6 * 3600)
+ATLAS_NOTIFY_DISABLE_AFTER_SECONDS = env_int("ATLAS_NOTIFY_DISABLE_AFTER_SECONDS", 3 * 24 * 3600)
+if ATLAS_NOTIFY_TIMEOUT_SECONDS < 1 or ATLAS_NOTIFY_RETRY_BASE_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "ATLAS_NOTIFY_TIMEOUT_SECONDS and ATLAS_NOTIFY_RETRY_BASE_SECONDS must be at least 1"
+    )
+
+# Email (notifications, and telling admins about a disabled one): printed to
+# the worker's output unless an SMTP server is named.
+DEFAULT_FROM_EMAIL = env_str("ATLAS_EMAIL_FROM", "atlas@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_HOST = env_str("ATLAS_SMTP_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("ATLAS_SMTP_PORT", 25)
+EMAIL_HOST_USER = env_str("ATLAS_SMTP_USER")
+EMAIL_HOST_PASSWORD = env_str("ATLAS_SMTP_PASSWORD")
+EMAIL_USE_TLS = env_bool("ATLAS_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("ATLAS_SMTP_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set ATLAS_SMTP_STARTTLS or ATLAS_SMTP_SSL, not both")
+EMAIL_TIMEOUT = ATLAS_NOTIFY_TIMEOUT_SECONDS
+
 # Keys for token digests and blob encryption: a JSON key ring given inline,
 # as a file, or generated into the data directory on first start.
 ATLAS_KEYS = env_str("ATLAS_KEYS")
@@ -321,6 +354,8 @@ SPECTACULAR_SETTINGS = {
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
+        # Runs' phases, and notifications (taken by a thread of their own).
+        "QUEUES": ["default", "notifications"],
     }
 }
 

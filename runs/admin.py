@@ -67,3 +67,6 @@ class RunLogChunkAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from .notifications import admin as notification_admin  # noqa: E402, F401  (registers them)

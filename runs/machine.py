@@ -78,7 +78,8 @@ def transition(run, to, *, expected=None, where=None, log=None, **fields):
     this call moved the run; False when the run was elsewhere (then `run`
     holds its current status). A move to a final status releases the
     environment, revokes the run's tokens and starts the next run, in the
-    same transaction.
+    same transaction. So are the notifications the new status owes
+    (`notifications.outbox`): written here, sent once the move has committed.
     """
     allowed = sources(to)
     if expected is not None:
@@ -105,6 +106,9 @@ def transition(run, to, *, expected=None, where=None, log=None, **fields):
             from .logs import append_line
 
             append_line(run, *log)
+        from .notifications.outbox import record_event
+
+        record_event(run, to)
         if final:
             from .queue import run_finished
 

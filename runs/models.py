@@ -151,3 +151,21 @@ class RunLogChunk(models.Model):
 
     def __str__(self):
         return f"{self.run_id} {self.phase} @{self.offset}"
+
+
+# The notification models belong to this app; importing them here registers them.
+from .notifications.models import (  # noqa: E402
+    Delivery,
+    DeliveryAttempt,
+    NotificationConfiguration,
+)
+
+__all__ = [
+    "Delivery",
+    "DeliveryAttempt",
+    "NotificationConfiguration",
+    "Phase",
+    "Run",
+    "RunLogChunk",
+    "Status",
+]

@@ -3,8 +3,10 @@
 django-tasks-db's `db_worker` takes tasks one at a time; beside it a reaper
 thread (`runs.reaper`) runs at start and every ATLAS_RUN_REAP_SECONDS, so a
 run whose worker died is errored and its environment freed even when no
-other process notices. Start as many workers as there are runs to execute
-in parallel, on any machine that reaches the database and the blob store.
+other process notices (and a notification whose worker died is handed on),
+and a delivery thread (`runs.notifications.worker`) sends notifications.
+Start as many workers as there are runs to execute in parallel, on any
+machine that reaches the database and the blob store.
 """
 
 import logging
@@ -17,6 +19,8 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 
 from runs import reaper, sandbox
 from runs.conf import setting
+from runs.notifications import delivery
+from runs.notifications.worker import DeliveryThread
 
 logger = logging.getLogger("atlas.runs")
 RECHECK_SECONDS = 30
@@ -34,6 +38,7 @@ class Reaper(threading.Thread):
             while True:
                 try:
                     done = reaper.reap()
+                    done["notifications"] = delivery.recover()
                     if any(done.values()):
                         logger.info("Reaper: %s", done)
                 except Exception:
@@ -62,11 +67,15 @@ class Command(BaseCommand):
         if not no_reaper:
             thread = Reaper(max(0.5, float(setting("ATLAS_RUN_REAP_SECONDS"))))
             thread.start()
+        # Notifications need no sandbox: they go out while runs wait for one.
+        notifications = DeliveryThread(interval)
+        notifications.start()
         self.wait_for_sandbox()
         extra = {"worker_id": worker_id} if worker_id else {}
         try:
             self.work(interval, options.get("verbosity", 1), extra)
         finally:
+            notifications.stop()
             if thread is not None:
                 thread.stopped.set()
 
