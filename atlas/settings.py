@@ -349,6 +349,10 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"AtlasToken": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationKindEnum": "runs.notifications.models.Kind",
+        "TokenKindEnum": [("user", "User"), ("run", "Run")],
+    },
 }
 
 TASKS = {

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -30,4 +30,5 @@ urlpatterns = [
         )
         for phase in ("plan", "apply")
     ],
+    path("", include("runs.notifications.api.urls")),
 ]
