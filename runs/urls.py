@@ -1,6 +1,6 @@
 """Web pages of runs, beneath their environment's pages."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path(f"{RUN}/confirm", views.run_confirm, name="confirm"),
     path(f"{RUN}/discard", views.run_discard, name="discard"),
     path(f"{RUN}/cancel", views.run_cancel, name="cancel"),
+    path("", include("runs.notifications.urls")),
 ]

@@ -1,0 +1,206 @@
+"""The Integrations tab of an environment (admins): its notification
+configurations, a test delivery, and every delivery with its attempts.
+
+Actions are POST forms with CSRF calling the same services as the API; the
+deliveries table refreshes itself (htmx) while something is on its way.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Level
+from accounts.privileges import at_least
+from environments.lookup import environment_for
+
+from . import services
+from .forms import NotificationForm
+from .models import Delivery, Kind, NotificationConfiguration
+from .payloads import configuration_path
+
+DELIVERIES_PER_PAGE = 20
+IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.DELIVERING)
+
+
+def _context(request, username, name):
+    environment, level = environment_for(request, username, name, Level.ADMIN)
+    return environment, {
+        "environment": environment,
+        "level": level,
+        "can_write": at_least(level, Level.WRITE),
+        "can_admin": True,
+        "tab": "integrations",
+    }
+
+
+def _configuration(environment, pk):
+    configuration = (
+        NotificationConfiguration.objects.select_related("environment__namespace")
+        .filter(environment=environment, pk=pk)
+        .first()
+    )
+    if configuration is None:
+        raise Http404
+    return configuration
+
+
+def _list_url(environment):
+    return reverse(
+        "runs:integrations",
+        kwargs={"username": environment.namespace.name, "name": environment.name},
+    )
+
+
+def _add_errors(form, error):
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)
+
+
+def _rows(environment):
+    last = Delivery.objects.filter(configuration=OuterRef("pk")).order_by("-created_at")
+    configurations = NotificationConfiguration.objects.filter(environment=environment).annotate(
+        last_status=Subquery(last.values("status")[:1]),
+        last_at=Subquery(last.values("created_at")[:1]),
+    )
+    return [
+        {"configuration": c, "destination": _destination(c)} for c in configurations.order_by("id")
+    ]
+
+
+def _destination(configuration):
+    if configuration.kind == Kind.EMAIL:
+        return ", ".join(configuration.recipients)
+    return services.masked_url(configuration)
+
+
+@login_required
+@require_GET
+def integrations(request, username, name):
+    return _render_list(request, username, name, NotificationForm())
+
+
+def _render_list(request, username, name, form):
+    environment, context = _context(request, username, name)
+    context.update({"rows": _rows(environment), "form": form})
+    return render(request, "runs/integrations.html", context)
+
+
+@login_required
+@require_POST
+def add(request, username, name):
+    environment, context = _context(request, username, name)
+    form = NotificationForm(request.POST)
+    if form.is_valid():
+        try:
+            configuration, secret = services.create_configuration(
+                environment, request.user, form.data_for_service()
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"{configuration.get_kind_display()} notification added.")
+            if secret:
+                return _render_detail(request, environment, context, configuration, secret=secret)
+            return redirect(configuration_path(configuration))
+    return _render_list(request, username, name, form)
+
+
+def _deliveries(configuration, page_number=None):
+    deliveries = (
+        Delivery.objects.filter(configuration=configuration)
+        .select_related("run")
+        .prefetch_related("attempts")
+        .order_by("-created_at")
+    )
+    page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(page_number)
+    return {
+        "page": page,
+        "in_flight": any(d.status in IN_FLIGHT for d in page.object_list),
+    }
+
+
+def _render_detail(request, environment, context, configuration, form=None, secret=None):
+    masked = _destination(configuration)
+    context.update(
+        {
+            "configuration": configuration,
+            "destination": masked,
+            "secret": secret,
+            "form": form
+            or NotificationForm(
+                configuration=configuration,
+                masked_url=masked,
+                initial={
+                    "events": configuration.events,
+                    "enabled": configuration.enabled,
+                    "recipients": ", ".join(configuration.recipients),
+                },
+            ),
+            **_deliveries(configuration, request.GET.get("page")),
+        }
+    )
+    return render(request, "runs/integration.html", context)
+
+
+@login_required
+@require_GET
+def detail(request, username, name, pk):
+    environment, context = _context(request, username, name)
+    return _render_detail(request, environment, context, _configuration(environment, pk))
+
+
+@login_required
+@require_GET
+def deliveries(request, username, name, pk):
+    """The deliveries table alone, for the page to refresh it."""
+    environment, context = _context(request, username, name)
+    configuration = _configuration(environment, pk)
+    context.update(
+        {"configuration": configuration, **_deliveries(configuration, request.GET.get("page"))}
+    )
+    return render(request, "runs/_deliveries.html", context)
+
+
+@login_required
+@require_POST
+def edit(request, username, name, pk):
+    environment, context = _context(request, username, name)
+    configuration = _configuration(environment, pk)
+    form = NotificationForm(
+        request.POST, configuration=configuration, masked_url=_destination(configuration)
+    )
+    if form.is_valid():
+        try:
+            services.update_configuration(configuration, form.data_for_service())
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, "Notification saved.")
+            return redirect(configuration_path(configuration))
+    return _render_detail(request, environment, context, configuration, form=form)
+
+
+@login_required
+@require_POST
+def test(request, username, name, pk):
+    environment, _context_unused = _context(request, username, name)
+    configuration = _configuration(environment, pk)
+    services.send_test(configuration)
+    messages.success(request, "Test notification queued: it shows below once it is sent.")
+    return redirect(configuration_path(configuration))
+
+
+@login_required
+@require_POST
+def delete(request, username, name, pk):
+    environment, _context_unused = _context(request, username, name)
+    configuration = _configuration(environment, pk)
+    services.delete_configuration(configuration)
+    messages.success(request, f"{configuration.get_kind_display()} notification deleted.")
+    return redirect(_list_url(environment))
