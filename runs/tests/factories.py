@@ -61,3 +61,14 @@ class RunFactory(factory.django.DjangoModelFactory):
     environment = factory.LazyFunction(lambda: environment(f"env{Run.objects.count()}"))
     configuration_version = factory.LazyAttribute(lambda run: finished_version(run.environment))
     status = Status.PENDING
+
+
+def notification(env, kind="webhook", url="https://hooks.example.com/atlas", **fields):
+    """A notification configuration made through the service (its rules
+    apply); returns (configuration, secret)."""
+    from runs.notifications.services import create_configuration
+
+    data = {"kind": kind, "events": fields.pop("events", ["planned", "errored"]), **fields}
+    if kind != "email":
+        data["url"] = url
+    return create_configuration(env, None, data)
