@@ -2,6 +2,7 @@
 Slack's message, and the email with the end of an errored run's log."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -131,3 +132,25 @@ def test_email_goes_only_to_named_users_who_can_still_read(personas, env):
     personas.writer.user.save()
     # The reader lost access, the writer's account is off.
     assert recipient_addresses(configuration) == ["ops@example.com"]
+
+
+def test_the_documented_verification_snippet_accepts_a_real_delivery(personas, env):
+    from pathlib import Path
+
+    from runs.notifications.channels import signature
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    snippet = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(snippet, namespace)
+    verify = namespace["verify"]
+    configuration, secret = notification(env)
+    delivery = Delivery.objects.create(configuration=configuration, event="test", message="Hi.")
+    body = webhook_body(delivery, timezone.now())
+    alert = verify(secret, body, signature(secret, body))
+    assert alert["delivery_id"] == str(delivery.pk)
+    with pytest.raises(ValueError, match="bad signature"):
+        verify(secret, body.replace(b"Hi.", b"Ho."), signature(secret, body))
+    old = webhook_body(delivery, timezone.now() - timedelta(minutes=10))
+    with pytest.raises(ValueError, match="sent too long ago"):
+        verify(secret, old, signature(secret, old))
