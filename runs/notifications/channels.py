@@ -60,20 +60,27 @@ def send_webhook(delivery):
 
 
 def recipient_addresses(configuration):
-    """The addresses to write to: addresses as given, and the email of each
-    named user who can still read the environment (nobody who lost access
-    is told about its runs)."""
-    addresses, usernames = [], []
-    for entry in configuration.recipients:
-        (addresses if "@" in entry else usernames).append(entry)
-    if usernames:
+    """The addresses to write to, in the configuration's order: addresses as
+    given, and the email of each named user who can still read the
+    environment (nobody who lost access is told about its runs)."""
+    names = [entry for entry in configuration.recipients if "@" not in entry]
+    users = {}
+    if names:
         query = Q()
-        for name in usernames:
+        for name in names:
             query |= Q(username__iexact=name)
         namespace = configuration.environment.namespace
-        for user in User.objects.filter(query, is_active=True).exclude(email=""):
-            if namespace_level(user, namespace) is not None:
-                addresses.append(user.email)
+        users = {
+            user.username.lower(): user
+            for user in User.objects.filter(query, is_active=True).exclude(email="")
+            if namespace_level(user, namespace) is not None
+        }
+    addresses = []
+    for entry in configuration.recipients:
+        if "@" in entry:
+            addresses.append(entry)
+        elif entry.lower() in users:
+            addresses.append(users[entry.lower()].email)
     return list(dict.fromkeys(addresses))
 
 

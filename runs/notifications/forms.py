@@ -34,10 +34,18 @@ class NotificationForm(forms.Form):
     )
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
 
+    # The fields a channel does not use are hidden, not removed: no
+    # browser-side `required`, the service decides.
+    use_required_attribute = False
+
     def __init__(self, *args, configuration=None, masked_url="", **kwargs):
         super().__init__(*args, **kwargs)
         self.configuration = configuration
-        if configuration is not None:
+        if configuration is None:
+            kind = self.data.get("kind") if self.is_bound else None
+            self.fields["url"].required = kind != Kind.EMAIL
+            self.fields["recipients"].required = kind in (None, Kind.EMAIL)
+        else:
             del self.fields["kind"]
             if configuration.kind == Kind.EMAIL:
                 del self.fields["url"]

@@ -13,6 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Level
@@ -93,7 +94,10 @@ def _render_list(request, username, name, form):
 
 @login_required
 @require_POST
+@never_cache
 def add(request, username, name):
+    """Add a configuration; a webhook's secret is shown in this very
+    response, once (never_cache: `Cache-Control: no-store`)."""
     environment, context = _context(request, username, name)
     form = NotificationForm(request.POST)
     if form.is_valid():
@@ -119,6 +123,9 @@ def _deliveries(configuration, page_number=None):
         .order_by("-created_at")
     )
     page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(page_number)
+    for delivery in page.object_list:
+        attempts = list(delivery.attempts.all())
+        delivery.last_attempt = attempts[-1] if attempts else None
     return {
         "page": page,
         "in_flight": any(d.status in IN_FLIGHT for d in page.object_list),

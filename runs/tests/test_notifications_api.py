@@ -25,6 +25,7 @@ def test_an_admin_creates_a_webhook_and_gets_its_secret_once(personas, env):
         personas.admin.client, {"kind": "webhook", "url": HOOK, "events": ["errored", "planned"]}
     )
     assert response.status_code == 201, response.json()
+    assert response["Cache-Control"] == "no-store"
     body = response.json()["notification"]
     assert body["secret"].startswith("whsec_") and len(body["secret"]) > 40
     assert body["kind"] == "webhook" and body["enabled"] is True

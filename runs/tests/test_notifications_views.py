@@ -52,6 +52,7 @@ def test_adding_a_webhook_shows_its_secret_once(personas, env):
         {"kind": "webhook", "url": "https://hooks.example.com/a", "events": ["planned", "applied"]},
     )
     assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
     configuration = NotificationConfiguration.objects.get()
     page = response.content.decode()
     assert "Signing secret: copy it now" in page

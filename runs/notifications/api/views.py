@@ -75,7 +75,11 @@ class NotificationsView(APIView):
             environment, request.user, _input(request)
         )
         body = CreatedNotificationSerializer(configuration, context={"secret": secret}).data
-        return Response({"notification": body}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"notification": body},
+            status=status.HTTP_201_CREATED,
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class NotificationView(APIView):
