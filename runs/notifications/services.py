@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.privileges import namespace_level
+from environments.models import Environment
 
 from .destinations import DestinationRefused, check_url
 from .models import TEST_EVENT, Delivery, Event, Kind, NotificationConfiguration
@@ -118,10 +119,10 @@ def create_configuration(environment, user, data):
     only here; other kinds have none."""
     cleaned = clean(environment, data)
     with transaction.atomic():
-        existing = NotificationConfiguration.objects.select_for_update().filter(
-            environment=environment
-        )
-        if len(existing) >= MAX_PER_ENVIRONMENT:
+        # The environment's row, locked: two requests cannot both add the last one.
+        Environment.objects.select_for_update().filter(pk=environment.pk).first()
+        existing = NotificationConfiguration.objects.filter(environment=environment).count()
+        if existing >= MAX_PER_ENVIRONMENT:
             raise ValidationError(
                 {"base": [f"An environment has at most {MAX_PER_ENVIRONMENT} notifications."]}
             )

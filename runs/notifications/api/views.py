@@ -54,19 +54,16 @@ def _input(request):
     return validated(NotificationInput(data=unwrap(request.data, "notification")))
 
 
-class NotificationsView(APIView):
+class NotificationsView(ListAPIView):
     """List the environment's configurations; create one (its `secret` is
     in this answer only)."""
 
+    serializer_class = NotificationSerializer
     pagination_class = envelope_pagination("notifications")
 
-    @extend_schema(responses={200: NotificationSerializer(many=True)})
-    def get(self, request, username, name):
-        environment = _environment(request, username, name)
-        paginator = self.pagination_class()
-        queryset = NotificationConfiguration.objects.filter(environment=environment).order_by("id")
-        page = paginator.paginate_queryset(queryset, request, self)
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+    def get_queryset(self):
+        environment = _environment(self.request, self.kwargs["username"], self.kwargs["name"])
+        return NotificationConfiguration.objects.filter(environment=environment).order_by("id")
 
     @extend_schema(request=NotificationRequest, responses={201: CreatedBody})
     def post(self, request, username, name):
