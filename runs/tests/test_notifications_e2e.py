@@ -198,12 +198,14 @@ def test_a_worker_killed_mid_delivery_neither_loses_nor_repeats_the_event(
             personas.admin.token,
             {"kind": "webhook", "url": receiver.url(), "events": ["discarded"]},
         )
-        doomed = workers.start(**WORKER_SETTINGS)
+        # Long enough an attempt that it is surely still waiting when the worker is killed.
+        patient = {**WORKER_SETTINGS, "ATLAS_NOTIFY_TIMEOUT_SECONDS": "4"}
+        doomed = workers.start(**patient)
         run = RunFactory(environment=env, status=Status.PLANNED)
         machine.discard(run, personas.writer.user)
         wait_for(lambda: receiver.requests(), timeout=30, message="the first attempt")
         workers.kill(doomed)  # while the receiver holds the request
-        workers.start(**WORKER_SETTINGS)
+        workers.start(**patient)
         (delivery,) = _delivered(created["id"], 1).values()
         received = receiver.requests()
 
