@@ -5,6 +5,7 @@ import sys
 
 from django.core.signals import got_request_exception
 from django.http import HttpResponse
+from django.shortcuts import render
 
 from atlas.api.exceptions import (
     DATABASE_UNAVAILABLE_MESSAGE,
@@ -12,10 +13,68 @@ from atlas.api.exceptions import (
     is_database_unavailable,
     json_error,
 )
+from atlas.bodies import BodyRefused, enforce_body_limit, view_streams_body
+from atlas.text import HOSTILE_TEXT_MESSAGE, is_clean_text
 
 logger = logging.getLogger("atlas.db")
 
 _DATABASE_FAILED = "_atlas_database_unavailable"
+ERROR_TITLES = {400: "Bad request", 413: "Request too large"}
+
+
+def refuse(request, status, message, field="base"):
+    """The error answer outside a view: JSON under /api/, a page elsewhere."""
+    if request.path.startswith("/api/"):
+        return json_error(status, message, field=field)
+    title = ERROR_TITLES.get(status, "Request refused")
+    context = {"title": title, "message": message if field == "base" else f"{field} {message}."}
+    return render(request, "error.html", context, status=status)
+
+
+class HostileTextMiddleware:
+    """Refuse a NUL in the path or the query string with 400.
+
+    Bodies are checked by the API's parsers and Django's form fields; this
+    covers what reaches a view as URL arguments or query parameters (Django
+    decodes both without ever producing a lone surrogate, but `%00` is a NUL).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path_info:
+            return refuse(request, 400, f"The path {HOSTILE_TEXT_MESSAGE}.")
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            for name, values in request.GET.lists():
+                if not all(is_clean_text(text) for text in (name, *values)):
+                    field = name if is_clean_text(name) else "base"
+                    return refuse(request, 400, HOSTILE_TEXT_MESSAGE, field=field)
+        return self.get_response(request)
+
+
+class BodyLimitMiddleware:
+    """ATLAS_MAX_BODY_BYTES for every body but the streamed uploads (atlas.bodies).
+
+    In process_view, once the URL names the view (and so whether it streams
+    its own body) and before any other middleware or the view reads it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if view_streams_body(view_func, request.method):
+            return None
+        try:
+            enforce_body_limit(request)
+        except BodyRefused as refused:
+            return refuse(request, refused.status, refused.message)
+        return None
 
 
 class QueryStringTokenMiddleware:

@@ -116,6 +116,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "atlas.middleware.DatabaseUnavailableMiddleware",
     "atlas.middleware.QueryStringTokenMiddleware",
+    "atlas.middleware.HostileTextMiddleware",
+    "atlas.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -233,9 +235,11 @@ SESSION_COOKIE_AGE = env_int("ATLAS_SESSION_AGE_SECONDS", 14 * 24 * 3600)
 if not SESSION_COOKIE_SECURE:
     SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
 
-# Bodies of ordinary forms stay small; state and archive bodies are streamed
-# by their own views and bounded by the limits below, never read whole.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ATLAS_MAX_FORM_BYTES", 2 * 1024 * 1024)
+# One limit for every request body except the streamed uploads (state PUT,
+# configuration archives), which have their own limits below: larger bodies
+# are refused with 413 before a byte is read (atlas.middleware).
+ATLAS_MAX_BODY_BYTES = env_int("ATLAS_MAX_BODY_BYTES", 4 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ATLAS_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 ATLAS_MAX_STATE_BYTES = env_int("ATLAS_MAX_STATE_BYTES", 100 * 1024 * 1024)
 ATLAS_MAX_ARCHIVE_BYTES = env_int("ATLAS_MAX_ARCHIVE_BYTES", 100 * 1024 * 1024)

@@ -2,8 +2,11 @@
 
 JSON and Rack-style forms (`variables[foo]=bar`) both become the same plain
 dict, so a view never knows which one the client sent. Both are bounded: the
-nesting depth and the number of parameters, so a hostile body cannot make the
-server recurse or allocate without limit.
+body's size (ATLAS_MAX_BODY_BYTES, enforced before any parser runs by
+atlas.middleware.BodyLimitMiddleware), the nesting depth and the number of
+parameters, so a hostile body cannot make the server recurse or allocate
+without limit. Every string in either, keys included, must be clean text
+(atlas.text): no NUL bytes, no unpaired surrogates, whatever the database.
 """
 
 import json
@@ -13,17 +16,23 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
+from atlas.text import HOSTILE_TEXT_MESSAGE, HostileText, TooDeep, check_data
+
 MAX_JSON_DEPTH = 32
 
 
-def _depth(value, limit, level=0):
-    if level > limit:
-        return level
-    if isinstance(value, dict):
-        return max((_depth(v, limit, level + 1) for v in value.values()), default=level + 1)
-    if isinstance(value, list):
-        return max((_depth(v, limit, level + 1) for v in value), default=level + 1)
-    return level
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def checked(data, max_depth, too_deep_message):
+    """`data` once its depth and every string in it are acceptable; else a 400."""
+    try:
+        return check_data(data, max_depth)
+    except TooDeep:
+        raise ParseError(too_deep_message) from None
+    except HostileText as exc:
+        raise ParseError({exc.field: [HOSTILE_TEXT_MESSAGE]}) from None
 
 
 def decode_form(text):
@@ -35,13 +44,18 @@ def decode_form(text):
         raise_on_limit_exceeded=True,
     )
     try:
-        return qs_codec.decode(text, options)
+        data = qs_codec.decode(text, options)
     except IndexError:
         raise ParseError(
             f"Form parameters nest deeper than {settings.ATLAS_MAX_PARAM_DEPTH} levels."
         ) from None
     except ValueError:
         raise ParseError(f"More than {settings.ATLAS_MAX_PARAMS} form parameters.") from None
+    return checked(
+        data,
+        settings.ATLAS_MAX_PARAM_DEPTH + 1,
+        f"Form parameters nest deeper than {settings.ATLAS_MAX_PARAM_DEPTH} levels.",
+    )
 
 
 def _read_body(stream, parser_context):
@@ -58,14 +72,12 @@ class BoundedJSONParser(BaseParser):
         if not raw.strip():
             return {}
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"The body is not valid JSON: {exc}") from None
         except RecursionError:
             raise ParseError("The JSON body nests too deeply.") from None
-        if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-            raise ParseError("The JSON body nests too deeply.")
-        return data
+        return checked(data, MAX_JSON_DEPTH, "The JSON body nests too deeply.")
 
 
 class RackFormParser(BaseParser):

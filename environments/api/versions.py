@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import Level
 from atlas.api.envelopes import unwrap
 from atlas.api.pagination import envelope_pagination
+from atlas.bodies import streams_body
 
 from .. import services
 from ..lookup import environment_for
@@ -180,6 +181,7 @@ class UploadView(APIView):
         responses={200: ProgressSerializer},
         auth=[],
     )
+    @streams_body  # bounded by ATLAS_MAX_ARCHIVE_BYTES in services.receive_upload
     def put(self, request, secret):
         raw = request._request
         try:

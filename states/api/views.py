@@ -16,6 +16,7 @@ from accounts.access import namespace_for, request_token
 from accounts.models import Level
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
+from atlas.bodies import streams_body
 from environments.lookup import environment_for
 from states import selectors, services
 from states.intake import content_md5, read_body
@@ -98,6 +99,7 @@ class StateView(APIView):
         request={"application/json": OpenApiTypes.BINARY},
         responses={200: s.StateVersionSerializer},
     )
+    @streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
     def put(self, request, username, name):
         check_write(request, username, name)
         run = run_id(request)
