@@ -12,7 +12,7 @@ from django.conf import settings
 from django.shortcuts import render, resolve_url
 from rest_framework.exceptions import Throttled
 
-from atlas.api.authentication import check_failure_throttle, record_failure
+from . import throttle
 
 SUDO_SESSION_KEY = "atlas_sudo_at"
 SUDO_PASSWORD_FIELD = "sudo_password"
@@ -21,10 +21,10 @@ NOT_CARRIED = {"csrfmiddlewaretoken", SUDO_PASSWORD_FIELD}
 
 
 def throttled_page(view):
-    """Answer DRF's `Throttled` (from the shared failure throttle) with a 429 page.
+    """Answer DRF's `Throttled` (from the failure throttle) with a 429 page.
 
-    The web and the API count failed passwords per address in one place
-    (atlas.api.authentication); that code speaks DRF, the web speaks HTML.
+    The web and the API count failed passwords in one place
+    (accounts.throttle); that code speaks DRF, the web speaks HTML.
     """
 
     @wraps(view)
@@ -67,7 +67,7 @@ def require_sudo_mode(view=None, *, cancel="accounts:dashboard"):
     Meant for POST views. The password page carries the original form's
     fields along as hidden inputs, so once the password is right the view
     runs with what the user first submitted: nothing is typed twice. Wrong
-    passwords count toward the per-address failure throttle; wrap the view
+    passwords count toward the failure throttle; wrap the view
     in `throttled_page` too. `cancel` names the URL the page's Cancel leads to.
     """
     if view is None:
@@ -79,13 +79,12 @@ def require_sudo_mode(view=None, *, cancel="accounts:dashboard"):
             return view(request, *args, **kwargs)
         error = None
         if SUDO_PASSWORD_FIELD in request.POST:
-            check_failure_throttle(request)
-            if request.user.check_password(request.POST[SUDO_PASSWORD_FIELD]):
+            password = request.POST[SUDO_PASSWORD_FIELD]
+            if throttle.confirm_password(request, request.user, password):
                 confirm_sudo(request)
                 request.POST = request.POST.copy()
                 del request.POST[SUDO_PASSWORD_FIELD]
                 return view(request, *args, **kwargs)
-            record_failure(request)
             error = "That password is not right. Try again."
         context = {
             "carried": _carried_fields(request.POST),

@@ -3,14 +3,39 @@
 from datetime import datetime, time
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from . import throttle
 from .models import Level
 from .names import NAME_HELP
 
 
-class LoginForm(AuthenticationForm):
+class ThrottledSignInMixin:
+    """Check the password through the failure throttle (accounts.throttle).
+
+    Django's `AuthenticationForm.clean`, with `authenticate_password` in
+    place of `authenticate`: a throttled (address, login) raises
+    TooManyFailures, which the view answers with a 429 page.
+    """
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            self.user_cache = throttle.authenticate_password(self.request, username, password)
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class AdminLoginForm(ThrottledSignInMixin, AdminAuthenticationForm):
+    """The admin's sign-in form, counted like the web's."""
+
+
+class LoginForm(ThrottledSignInMixin, AuthenticationForm):
     """Django's sign-in form with the browser hints filled in."""
 
     def __init__(self, *args, **kwargs):

@@ -172,3 +172,20 @@ class Token(models.Model):
         if self.is_expired():
             return "expired"
         return "active"
+
+
+class AuthFailureCount(models.Model):
+    """Failed passwords or tokens of one (client address, account or token id)
+    in its current window: the embedded store of accounts.throttle.
+
+    The address and identity are kept only as a SHA-256 digest of both; the
+    window's end is Unix time in seconds, so the throttle's one upsert can
+    compare and reset it in SQL on SQLite and PostgreSQL alike.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    failures = models.PositiveIntegerField()
+    expires_at = models.FloatField(db_index=True)
+
+    def __str__(self):
+        return f"{self.failures} failures until {self.expires_at:.0f}"

@@ -19,8 +19,6 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from atlas.api.authentication import check_failure_throttle, record_failure
-
 from . import services, tokens
 from .access import namespace_for
 from .decorators import confirm_sudo, require_sudo_mode, sudo_active, throttled_page
@@ -57,24 +55,16 @@ def _error_messages(request, exc):
 
 
 class _LoginView(auth_views.LoginView):
-    """Django's sign-in, counted by the same per-address failure throttle as the API."""
+    """Django's sign-in; its form checks the password through the failure throttle."""
 
     form_class = LoginForm
     redirect_authenticated_user = True
-
-    def post(self, request, *args, **kwargs):
-        check_failure_throttle(request)
-        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         # Django's login() rotates the session key; the password was just typed.
         response = super().form_valid(form)
         confirm_sudo(self.request)
         return response
-
-    def form_invalid(self, form):
-        record_failure(self.request)
-        return super().form_invalid(form)
 
 
 login = throttled_page(_LoginView.as_view())

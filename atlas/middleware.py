@@ -14,6 +14,7 @@ from atlas.api.exceptions import (
     json_error,
 )
 from atlas.bodies import BodyRefused, enforce_body_limit, view_streams_body
+from atlas.proxies import resolve_client
 from atlas.text import HOSTILE_TEXT_MESSAGE, is_clean_text
 
 logger = logging.getLogger("atlas.db")
@@ -29,6 +30,22 @@ def refuse(request, status, message, field="base"):
     title = ERROR_TITLES.get(status, "Request refused")
     context = {"title": title, "message": message if field == "base" else f"{field} {message}."}
     return render(request, "error.html", context, status=status)
+
+
+class TrustedProxyMiddleware:
+    """Take the client's address from a trusted proxy's X-Forwarded-For.
+
+    From any other peer the forwarded headers are dropped (atlas.proxies),
+    so Django's X-Forwarded-Host/-Proto handling only ever sees a trusted
+    proxy's. Listed first: everything after it sees the client's address.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        resolve_client(request.META)
+        return self.get_response(request)
 
 
 class HostileTextMiddleware:

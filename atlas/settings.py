@@ -6,6 +6,7 @@ values. The embedded default needs none of them: SQLite and blobs in the data
 directory, keys generated there on first start.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -49,6 +50,19 @@ def env_list(name, default=()):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_networks(name):
+    """Comma-separated addresses or CIDR networks, e.g. `10.0.0.5,192.168.0.0/24`."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks, got {item!r}"
+            ) from None
+    return networks
+
+
 DATA_DIR = Path(env_str("ATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -85,14 +99,22 @@ if EXTERNAL_URL:
         ALLOWED_HOSTS.append(_external_host)
     CSRF_TRUSTED_ORIGINS = [f"{urlsplit(EXTERNAL_URL).scheme}://{urlsplit(EXTERNAL_URL).netloc}"]
 
-# Behind a trusted reverse proxy, honour X-Forwarded-Proto/Host when building
-# absolute URLs (upload_path). Off by default: a client could forge them.
+# Reverse proxies whose X-Forwarded-For/-Host/-Proto are believed: the client
+# address (for the failure throttle) and the host and scheme of absolute URLs
+# (upload_path) come from them only when the request arrives from one of
+# these; from anyone else the headers are dropped (atlas.proxies).
+ATLAS_TRUSTED_PROXIES = env_networks("ATLAS_TRUSTED_PROXIES")
 if env_bool("ATLAS_TRUST_PROXY_HEADERS", False):
+    raise ImproperlyConfigured(
+        "ATLAS_TRUST_PROXY_HEADERS is replaced by ATLAS_TRUSTED_PROXIES: list the addresses "
+        "or networks of the proxies in front of the server, e.g. ATLAS_TRUSTED_PROXIES=127.0.0.1"
+    )
+if ATLAS_TRUSTED_PROXIES:
     USE_X_FORWARDED_HOST = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "atlas.apps.AtlasAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -115,6 +137,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "atlas.middleware.DatabaseUnavailableMiddleware",
+    "atlas.middleware.TrustedProxyMiddleware",
     "atlas.middleware.QueryStringTokenMiddleware",
     "atlas.middleware.HostileTextMiddleware",
     "atlas.middleware.BodyLimitMiddleware",
@@ -303,9 +326,14 @@ EMAIL_TIMEOUT = ATLAS_NOTIFY_TIMEOUT_SECONDS
 ATLAS_KEYS = env_str("ATLAS_KEYS")
 ATLAS_KEYS_FILE = env_str("ATLAS_KEYS_FILE") or str(DATA_DIR / "keys.json")
 
-# Failed token or password attempts per address before answering 429.
-ATLAS_AUTH_FAILURE_LIMIT = env_int("ATLAS_AUTH_FAILURE_LIMIT", 30)
-ATLAS_AUTH_FAILURE_WINDOW = env_int("ATLAS_AUTH_FAILURE_WINDOW", 60)
+# Failed passwords or tokens per (client address, account or token id) within
+# the window before that pair is answered 429 (accounts/throttle.py). Counted
+# in the database, or in Redis when ATLAS_REDIS_URL is set, so every web
+# process shares the counts.
+ATLAS_AUTH_FAILURE_LIMIT = env_int("ATLAS_AUTH_FAILURE_LIMIT", 10)
+ATLAS_AUTH_FAILURE_WINDOW = env_int("ATLAS_AUTH_FAILURE_WINDOW", 300)
+ATLAS_REDIS_URL = env_str("ATLAS_REDIS_URL")
+ATLAS_REDIS_KEY_PREFIX = env_str("ATLAS_REDIS_KEY_PREFIX", "atlas:")
 # Re-enter the password before generating a token when the sign-in is older.
 ATLAS_SUDO_SECONDS = env_int("ATLAS_SUDO_SECONDS", 300)
 
@@ -314,11 +342,6 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     }
 }
-if env_str("ATLAS_REDIS_URL"):
-    CACHES["default"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env_str("ATLAS_REDIS_URL"),
-    }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

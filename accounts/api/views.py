@@ -1,6 +1,5 @@
 """The accounts part of /api/v1: authenticate, user, organizations, members, tokens."""
 
-from django.contrib.auth import authenticate as authenticate_password
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404
@@ -10,11 +9,10 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import services, tokens
+from accounts import services, throttle, tokens
 from accounts.access import namespace_for, request_token
 from accounts.models import Level, Membership, Organization, Token, User
 from accounts.privileges import readable_namespaces
-from atlas.api.authentication import check_failure_throttle, record_failure
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Unprocessable
 from atlas.api.pagination import envelope_pagination
@@ -43,11 +41,9 @@ class AuthenticateViewSet(viewsets.ViewSet):
         },
     )
     def create(self, request):
-        check_failure_throttle(request)
         data = validated(s.LoginSerializer(data=unwrap(request.data, "user")))
-        user = authenticate_password(request, username=data["login"], password=data["password"])
+        user = throttle.authenticate_password(request, data["login"], data["password"])
         if user is None:
-            record_failure(request)
             raise AuthenticationFailed(BAD_LOGIN)
         _, text = tokens.issue(user, description=data["description"] or "API login")
         return Response({"token": text}, status=status.HTTP_201_CREATED)

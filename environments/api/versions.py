@@ -35,7 +35,7 @@ class TfVarSerializer(serializers.Serializer):
 def upload_url(request, secret):
     """The absolute upload URL: from ATLAS_EXTERNAL_URL when set, otherwise
     from the request (whose host and scheme honour a proxy's forwarded
-    headers only when ATLAS_TRUST_PROXY_HEADERS is on)."""
+    headers only from ATLAS_TRUSTED_PROXIES)."""
     path = reverse("environments-api:configuration-upload", kwargs={"secret": secret})
     if settings.EXTERNAL_URL:
         return f"{settings.EXTERNAL_URL}/{path[len(get_script_prefix()) :]}"

@@ -1,5 +1,6 @@
 """Configuration versions: what `terraform push` 0.11 sends and reads back."""
 
+import ipaddress
 import json
 
 import pytest
@@ -220,17 +221,19 @@ def test_upload_path_uses_the_external_url_when_set(personas, settings):
 
 
 def test_forwarded_headers_are_ignored_unless_the_proxy_is_trusted(personas, settings):
-    headers = {"HTTP_X_FORWARDED_HOST": "evil.example", "HTTP_X_FORWARDED_PROTO": "https"}
+    # As atlas.settings has it once ATLAS_TRUSTED_PROXIES is set.
+    settings.USE_X_FORWARDED_HOST = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.ALLOWED_HOSTS = ["testserver", "evil.example", "proxy.example"]
+    settings.ATLAS_TRUSTED_PROXIES = [ipaddress.ip_network("192.0.2.10/32")]
+    headers = {"HTTP_X_FORWARDED_HOST": "evil.example", "HTTP_X_FORWARDED_PROTO": "https"}
     body = personas.writer.client.post(
         BASE, PUSH_BODY, content_type="application/json", **headers
     ).json()
     assert body["upload_path"].startswith("http://testserver/")
-    settings.USE_X_FORWARDED_HOST = True
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     headers["HTTP_X_FORWARDED_HOST"] = "proxy.example"
     body = personas.writer.client.post(
-        BASE, PUSH_BODY, content_type="application/json", **headers
+        BASE, PUSH_BODY, content_type="application/json", REMOTE_ADDR="192.0.2.10", **headers
     ).json()
     assert body["upload_path"].startswith("https://proxy.example/api/v1/terraform/")
 
