@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from atlas.datadir import private_directory, private_sqlite_files
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -63,8 +65,9 @@ def env_networks(name):
     return networks
 
 
-DATA_DIR = Path(env_str("ATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+# Everything the server keeps (database, WAL, blobs, keys) is readable by its
+# own user only, whatever the umask and whatever already existed.
+DATA_DIR = private_directory(Path(env_str("ATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve())
 
 
 def _secret_key_from_data_dir():
@@ -179,6 +182,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    private_sqlite_files(DATABASES["default"]["NAME"])
     # WAL and a busy timeout let the web server and the worker share the file;
     # IMMEDIATE transactions take the write lock up front, so two writers
     # queue instead of failing halfway with "database is locked".
@@ -208,13 +212,15 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = private_directory(DATA_DIR / "static")
+# Blobs on disk: files 0600 in directories 0700, whatever the umask.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "blobs")},
+        "OPTIONS": {"location": str(private_directory(DATA_DIR / "blobs"))},
     },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
