@@ -59,8 +59,12 @@ def test_the_api_docs_page_serves_its_assets_locally(anonymous):
     response = anonymous.get("/api-docs/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "redoc" in html.lower()
-    assert "cdn" not in html.lower()
+    assert "swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+    script = anonymous.get("/api-docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in script.content.decode()
 
 
 def test_the_schema_generates_without_warnings(tmp_path):

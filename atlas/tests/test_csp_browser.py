@@ -1,0 +1,276 @@
+"""Every page, in a real browser, under the strict Content-Security-Policy:
+the policy is sent, and the browser reports no violation.
+
+The pages are listed by URL name, and the list is checked against the URL
+patterns, so a new page cannot be added without being visited here (or
+named below as not a page of its own).
+"""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import connections
+from django.urls import get_resolver, resolve, reverse
+from django.urls.resolvers import URLResolver
+
+from accounts.models import Level
+from accounts.tests.factories import PASSWORD, UserFactory, member, organization
+from environments.tests.factories import ConfigurationVersionFactory, VariableFactory
+from runs.logs import append_text
+from runs.models import Status
+from runs.tests.factories import RunFactory, finished_version, notification
+from runs.tests.factories import environment as run_environment
+from states.tests.factories import StateVersionFactory, environment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Routes that are no page of their own: POST-only actions (their answers are
+# redirects to pages listed here, or those pages with errors), downloads,
+# htmx fragments of the run page (they run inside it), JSON, sign-out.
+NOT_PAGES = {
+    "health",
+    "accounts:logout",
+    "accounts:token-revoke",
+    "accounts:organization-create",
+    "accounts:member-add",
+    "accounts:member-level",
+    "accounts:member-remove",
+    "environments:create",
+    "environments:variable-add",
+    "environments:variable-delete",
+    "environments:version-archive",
+    "environments:auto-apply",
+    "environments:lock",
+    "environments:unlock",
+    "environments:force-unlock",
+    "environments:delete",
+    "states:download",
+    "runs:queue",
+    "runs:live",
+    "runs:log",
+    "runs:confirm",
+    "runs:discard",
+    "runs:cancel",
+    "runs:integration-add",
+    "runs:integration-deliveries",
+    "runs:integration-edit",
+    "runs:integration-test",
+    "runs:integration-delete",
+}
+
+# Records violations from the first script on, before any of the page's own.
+WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push(event.violatedDirective + " " + event.blockedURI + " " +
+                              event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+
+def web_route_names():
+    """URL names of everything outside /api/ and /admin/."""
+    names = set()
+
+    def walk(patterns, namespace, prefix):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if route.startswith(("api", "^api", "admin")):
+                continue
+            if isinstance(pattern, URLResolver):
+                inner = ":".join(filter(None, [namespace, pattern.namespace]))
+                walk(pattern.url_patterns, inner, route)
+            elif pattern.name:
+                names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver().url_patterns, "", "")
+    return names
+
+
+@pytest.fixture
+def close_connections():
+    """While Playwright's loop runs, the test's queries get a connection of
+    their own context: close it here, or it outlives the test database."""
+    yield
+    connections.close_all()
+
+
+@pytest.fixture
+def world(settings):
+    """ada (superuser, admin of acme) and one of everything to show."""
+    settings.ATLAS_SUDO_SECONDS = 0  # the password page shows up too
+    ada = UserFactory(username="ada", is_staff=True, is_superuser=True)
+    acme = organization("acme", ada)
+    member(acme, UserFactory(username="bob"), Level.WRITE)
+    network = environment("acme", "network")
+    for serial in (1, 2):
+        StateVersionFactory(environment=network, serial=serial, outputs={"ip": f"10.0.0.{serial}"})
+    variable = VariableFactory(environment=network, key="region", value="eu")
+    ConfigurationVersionFactory(environment=network)
+    app = run_environment("app")
+    run = RunFactory(
+        environment=app, configuration_version=finished_version(app), status=Status.PLANNED
+    )
+    append_text(run.pk, "plan", "Plan: 1 to add, 0 to change, 0 to destroy.\n")
+    Group.objects.create(name="operators")
+    integration, _secret = notification(network)
+    return {"ada": ada, "variable": variable, "run": run, "integration": integration}
+
+
+class Visitor:
+    """Goes to pages and collects what the browser says about the policy."""
+
+    def __init__(self, page, base, screenshot=None):
+        self.page, self.base, self.screenshot = page, base, screenshot
+        self.visited, self.problems = set(), []
+        page.add_init_script(WATCH)
+        page.on("console", self._console)
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            self.problems.append(f"{self.page.url}: {message.text}")
+
+    def go(self, path, *, status=200, ready=None):
+        response = self.page.goto(self.base + path)
+        assert response.status == status, (path, response.status)
+        self.check(response, ready)
+        return response
+
+    def check(self, response, ready=None):
+        page = self.page
+        page.wait_for_load_state("load")
+        if ready:
+            page.locator(ready).first.wait_for()
+        if response is not None:
+            headers = response.headers
+            policy = headers.get("content-security-policy", "")
+            assert "script-src 'self'" in policy and "style-src 'self'" in policy, page.url
+            assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["referrer-policy"] == "same-origin"
+        violations = page.evaluate("window.__cspViolations")
+        self.problems += [f"{page.url}: {v}" for v in violations]
+        match = resolve(urlsplit(page.url).path)
+        name = f"{match.namespace}:{match.url_name}" if match.namespace else match.url_name
+        if self.screenshot and name not in self.visited:
+            self.screenshot(page, f"csp-{name.replace(':', '-')}")
+        self.visited.add(name)
+
+
+def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
+    live_server, browser_page, world, screenshot, close_connections
+):
+    page = browser_page
+    visit = Visitor(page, live_server.url, screenshot)
+    variable, run = world["variable"], world["run"]
+
+    visit.go("/login")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    env = "/environments/acme/network"
+    for path in [
+        "/",
+        "/settings/tokens",
+        "/settings/organizations",
+        "/organizations/acme",
+        "/environments",
+        env,
+        f"{env}/variables",
+        f"{env}/variables/{variable.pk}/edit",
+        f"{env}/versions",
+        f"{env}/settings",
+        f"{env}/state",
+        f"{env}/state/diff?from=1&to=2",
+        f"{env}/state/versions/1/rollback",
+        f"{env}/integrations",
+        f"{env}/integrations/{world['integration'].pk}",
+        "/environments/acme/app/runs",
+    ]:
+        visit.go(path)
+    visit.go(f"/environments/acme/app/runs/{run.pk}", ready="#plan-log")
+
+    # A new token: the password page, then the token shown once (with its script).
+    visit.go("/settings/tokens")
+    page.get_by_label("Description").fill("laptop")
+    with page.expect_response(lambda r: r.url.endswith("/settings/tokens/new")) as answer:
+        page.get_by_role("button", name="Generate token").click()
+    visit.check(answer.value, ready="text=Confirm your password")
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response(lambda r: r.url.endswith("/settings/tokens/new")) as answer:
+        page.get_by_role("button", name="Confirm and continue").click()
+    visit.check(answer.value, ready="#new-token")
+    page.get_by_role("button", name="Copy", exact=True).click()
+
+    visit.go("/api-docs/", ready=".info .title")
+    page.get_by_role("button", name="GET /api/v1/environments", exact=False).first.click()
+    page.locator(".opblock-body").first.wait_for()
+    visit.check(None)  # after Swagger UI rendered an operation
+
+    # Error pages.
+    visit.go("/environments/acme/nothing-here", status=404)
+    visit.go("/environments/acme/net%00work", status=400)
+
+    # The admin: its index, each app, and every page of every registered model.
+    visit.go("/admin/")
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        visit.go(reverse("admin:app_list", args=[opts.app_label]))
+        visit.go(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        if model_admin.has_add_permission(_request_for(world)):
+            visit.go(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
+        obj = model._default_manager.first()
+        if obj is None:
+            continue
+        for view in ("change", "history", "delete"):
+            name = f"admin:{opts.app_label}_{opts.model_name}_{view}"
+            visit.go(reverse(name, args=[obj.pk]), status=_admin_status(model_admin, view, world))
+    visit.go(reverse("admin:password_change"))
+    ada = world["ada"]
+    visit.go(reverse("admin:auth_user_password_change", args=[ada.pk]))
+
+    assert visit.problems == []
+    missing = web_route_names() - NOT_PAGES - visit.visited
+    assert missing == set(), f"pages never visited: {sorted(missing)}"
+
+
+def _request_for(world):
+    from django.test import RequestFactory
+
+    from accounts.models import User
+
+    request = RequestFactory().get("/admin/")
+    request.user = User.objects.get(username="ada")
+    return request
+
+
+def _admin_status(model_admin, view, world):
+    request = _request_for(world)
+    if view == "delete" and not model_admin.has_delete_permission(request):
+        return 403
+    return 200
+
+
+def test_the_throttled_page_is_served_under_the_policy_too(
+    live_server, browser_page, settings, close_connections
+):
+    settings.ATLAS_AUTH_FAILURE_LIMIT = 1
+    UserFactory(username="ada")
+    visit = Visitor(browser_page, live_server.url)
+    page = browser_page
+    for expected in (200, 429):
+        visit.go("/login")
+        page.get_by_label("Username").fill("ada")
+        page.get_by_label("Password").fill("wrong")
+        with page.expect_response(re.compile(r"/login$")) as answer:
+            page.get_by_role("button", name="Sign in").click()
+        assert answer.value.status == expected
+        visit.check(answer.value)
+    assert page.get_by_role("heading", name="Too many attempts").is_visible()
+    assert visit.problems == []
