@@ -145,7 +145,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The security headers wrap everything below, refusals included.
-    "csp.middleware.CSPMiddleware",
+    "atlas.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "atlas.middleware.QueryStringTokenMiddleware",
     "atlas.middleware.HostileTextMiddleware",
