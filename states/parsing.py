@@ -22,6 +22,8 @@ from typing import Annotated
 
 import msgspec
 
+from atlas.text import HOSTILE_TEXT_MESSAGE, is_clean_text
+
 MAX_DEPTH = 512
 MAX_SERIAL = 2**63 - 1
 MAX_LINEAGE = 128
@@ -101,6 +103,8 @@ def parse_state(body):
         raise InvalidState(_validation_message(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidState(_decode_message(str(exc))) from None
+    if header.lineage and not is_clean_text(header.lineage):
+        raise InvalidState(f'"lineage" {HOSTILE_TEXT_MESSAGE}.')
     return StateHeader(serial=header.serial, lineage=header.lineage or "")
 
 

@@ -70,6 +70,9 @@ RAW_JSON_BODIES = [
     b"\xff\xfe",
     b"null",
     b"[]",
+    # A state (and anything else taking JSON) with hostile text where a column keeps it.
+    b'{"version": 3, "serial": 1, "lineage": "a\\u0000b"}',
+    b'{"version": 3, "serial": 1, "lineage": "a\\ud800b"}',
 ]
 
 

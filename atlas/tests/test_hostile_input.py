@@ -163,3 +163,14 @@ def test_a_huge_serial_in_the_path_is_a_404(personas, network):
     )
     assert response.status_code == 404
     assert json.loads(response.content) == {"errors": {"base": ["Not found."]}}
+
+
+@pytest.mark.parametrize("lineage", ["a\\u0000b", "a\\ud800b"])
+def test_a_state_whose_lineage_is_not_clean_text_is_a_400(personas, lineage):
+    body = f'{{"version": 3, "serial": 1, "lineage": "{lineage}"}}'.encode()
+    response = personas.writer.client.put(
+        "/api/v1/terraform/state/acme/network", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["base"]
+    assert not Environment.objects.exists()
