@@ -151,6 +151,8 @@ class Token(models.Model):
     # A run token may write the state of this one environment (an id, not a
     # foreign key: accounts does not depend on environments).
     scope_environment_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # ... and read this one run (an id: accounts does not depend on runs).
+    scope_run_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,7 +3,8 @@
 This is the one place that answers the question; every app calls it. Levels
 are ordered read < write < admin. A user is admin of their own namespace and
 holds their membership's level in an organization. A read-only token caps
-the level at read.
+the level at read. A run's own token is not a person's: what it may do is
+an allow-list, `run_token_allows`, asked at every door of the API.
 """
 
 from django.db.models import Q
@@ -42,13 +43,58 @@ def namespace_level(user, namespace, token=None, environment=None):
     if token is not None:
         if token.read_only:
             level = _cap(level, Level.READ)
-        if token.kind == Token.Kind.RUN:
-            # A run token reads what the person who queued the run may read,
-            # and writes only the state of the run's own environment.
-            level = _cap(level, Level.READ)
-            if environment is not None and token.scope_environment_id == environment.pk:
-                level = Level.WRITE
+        if is_run_token(token):
+            # Past `run_token_allows`, a run token reads what the person who
+            # queued the run may read and writes only its own environment.
+            own = environment is not None and token.scope_environment_id == environment.pk
+            level = _cap(level, Level.WRITE if own else Level.READ)
     return level
+
+
+def is_run_token(token):
+    return token is not None and token.kind == Token.Kind.RUN
+
+
+# What a run's own token may do: every request it makes is one of these, or
+# it is refused as a stranger's.
+READ_STATE = "read-state"
+WRITE_STATE = "write-state"
+READ_RUN = "read-run"
+
+
+def _queuer_level(token, namespace):
+    """The level the person who queued the run holds now (not when they
+    queued it): one query, so removing a member stops their runs at once."""
+    return namespace_level(token.user, namespace)
+
+
+def run_token_allows(token, action, *, environment=None, run=None):
+    """Whether the run token `token` may do `action` now: its whole allow-list.
+
+    - READ_STATE of `environment`: its own, or any environment whose state
+      the person who queued the run can read now (`terraform_remote_state`);
+    - WRITE_STATE of `environment`: its own only, while that person can
+      write it;
+    - READ_RUN of `run`: its own run only, while that person can read it.
+
+    Anything else (another action, no target, a door that names none) is
+    refused, and the door answers 404 as for a stranger. The queuer's
+    membership is looked up on every call. Not a run token: True, the
+    levels above decide.
+    """
+    if not is_run_token(token):
+        return True
+    if action == READ_STATE and environment is not None:
+        return at_least(_queuer_level(token, environment.namespace), Level.READ)
+    if action == WRITE_STATE and environment is not None:
+        return environment.pk == token.scope_environment_id and at_least(
+            _queuer_level(token, environment.namespace), Level.WRITE
+        )
+    if action == READ_RUN and run is not None:
+        return run.pk == token.scope_run_id and at_least(
+            _queuer_level(token, run.environment.namespace), Level.READ
+        )
+    return False
 
 
 def readable_namespaces_q(user, field="namespace"):

@@ -16,6 +16,15 @@ from accounts.privileges import at_least
 from .models import Environment
 
 
+def find_environment(username, name):
+    """The environment `username/name` (any case), or None; no access check."""
+    return (
+        Environment.objects.select_related("namespace")
+        .filter(namespace__name__iexact=username, name__iexact=name)
+        .first()
+    )
+
+
 def environment_for(request, username, name, needed=Level.READ, create=False):
     """(environment, level) named by the URL.
 

@@ -74,8 +74,9 @@ def _claim(run, source, target, phase):
 
 
 def issue_token(run, phase):
-    """A run token for one phase: the queuing user's reads, this environment's
-    state writes; revoked when the phase ends, expiring in any case."""
+    """A run token for one phase, bound to the run and its environment: what
+    it may do is `accounts.privileges.run_token_allows`. Revoked when the
+    phase ends, expiring in any case."""
     user = run.created_by
     if user is None or not user.is_active:
         raise PhaseFailed("The person who queued this run can no longer act; queue it again.")
@@ -86,7 +87,10 @@ def issue_token(run, phase):
         description=f"Run #{run.pk} ({phase})",
         expires_at=timezone.now() + ttl,
     )
-    Token.objects.filter(pk=token.pk).update(scope_environment_id=run.environment_id)
+    Token.objects.filter(pk=token.pk).update(
+        scope_environment_id=run.environment_id, scope_run_id=run.pk
+    )
+    token.scope_environment_id, token.scope_run_id = run.environment_id, run.pk
     run.tokens.add(token)
     return token, text
 

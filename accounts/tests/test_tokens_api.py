@@ -175,5 +175,5 @@ def test_a_browser_session_cannot_create_tokens_through_the_api(personas):
 def test_a_run_token_cannot_create_tokens(personas):
     _, text = tokens.issue(personas.writer.user, kind=Token.Kind.RUN)
     response = api_client(text).post("/api/v1/tokens", {"token": {}}, format="json")
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert Token.objects.filter(user=personas.writer.user).count() == 2

@@ -1,6 +1,5 @@
 """The runs part of /api/v1: queue, list, read, act on runs, and tail logs."""
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -10,8 +9,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import request_token, require_level
-from accounts.models import Level, Token
+from accounts.access import require_level
+from accounts.models import Level
+from accounts.privileges import READ_RUN
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
 from environments.lookup import environment_for
@@ -26,17 +26,10 @@ TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
 NO_VERSION = "This environment has no finished configuration version to run: push one first."
 PAST = {"confirm": "confirmed", "discard": "discarded", "cancel": "canceled"}
-RUN_TOKEN_REFUSED = "A run's own token cannot queue or change runs."
 
 RunEnvelope = inline_serializer(
     "RunEnvelope", {"success": serializers.BooleanField(), "run": RunSerializer()}
 )
-
-
-def _refuse_run_tokens(request):
-    token = request_token(request)
-    if token is not None and token.kind == Token.Kind.RUN:
-        raise PermissionDenied(RUN_TOKEN_REFUSED)
 
 
 def _destroy_flag(data):
@@ -79,7 +72,6 @@ class QueueRunView(APIView):
     )
     def post(self, request, username, name):
         environment, _level = environment_for(request, username, name, Level.WRITE)
-        _refuse_run_tokens(request)
         destroy = _destroy_flag(request.data)
         try:
             run = queue_run(environment, request.user, destroy=destroy)
@@ -105,6 +97,11 @@ class EnvironmentRunsView(ListAPIView):
 
 
 class RunView(APIView):
+    def run_token_use(self, request):
+        """A run reads itself."""
+        run = Run.objects.select_related("environment__namespace").filter(pk=self.kwargs["run_id"])
+        return (READ_RUN if request.method == "GET" else None), {"run": run.first()}
+
     @extend_schema(responses={200: inline_serializer("RunRead", {"run": RunSerializer()})})
     def get(self, request, run_id):
         return Response({"run": RunSerializer(find_run(request, run_id)).data})
@@ -118,7 +115,6 @@ class RunActionView(APIView):
     @extend_schema(request=None, responses={200: RunEnvelope})
     def post(self, request, run_id):
         run = find_run(request, run_id, Level.WRITE)
-        _refuse_run_tokens(request)
         act = getattr(machine, self.action_name)
         try:
             act(run, request.user)

@@ -45,9 +45,10 @@ READ = {
     "outsider": 404,
     "anonymous": 401,
     "read-only token": 200,
-    "run token": 200,
+    # A run token reads its own run only (tests/test_run_token.py).
+    "run token": 404,
 }
-WRITE = {**READ, "reader": 403, "read-only token": 403, "run token": 403}
+WRITE = {**READ, "reader": 403, "read-only token": 403}
 
 
 @pytest.mark.parametrize("who", list(WRITE))

@@ -14,10 +14,11 @@ from rest_framework.views import APIView
 
 from accounts.access import namespace_for, request_token
 from accounts.models import Level
+from accounts.privileges import READ_STATE, WRITE_STATE
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
 from atlas.bodies import streams_body
-from environments.lookup import environment_for
+from environments.lookup import environment_for, find_environment
 from states import selectors, services
 from states.intake import content_md5, read_body
 from states.parsing import MAX_SERIAL, InvalidState, parse_state
@@ -81,6 +82,12 @@ class StateView(APIView):
     """`/terraform/state/:username/:name`: the head state, as Terraform reads and writes it."""
 
     parser_classes = []  # the body is streamed by states.intake, never parsed by DRF
+
+    def run_token_use(self, request):
+        """A run reads states (its own, `terraform_remote_state`) and writes its own."""
+        action = {"GET": READ_STATE, "PUT": WRITE_STATE}.get(request.method)
+        environment = find_environment(self.kwargs["username"], self.kwargs["name"])
+        return action, {"environment": environment}
 
     @extend_schema(
         operation_id="state_retrieve",

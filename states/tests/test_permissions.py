@@ -97,7 +97,7 @@ def test_a_run_token_writes_its_own_environment_and_only_reads_others(personas, 
     assert put_state(client, BASE, state_bytes(serial=3, outputs={"run": "1"})).status_code == 200
     other = "/api/v1/terraform/state/acme/other"
     environment("acme", "other")
-    assert put_state(client, other, state_bytes(serial=1)).status_code == 403
-    assert put_state(client, "/api/v1/terraform/state/acme/new", state_bytes()).status_code == 403
+    assert put_state(client, other, state_bytes(serial=1)).status_code == 404
+    assert put_state(client, "/api/v1/terraform/state/acme/new", state_bytes()).status_code == 404
     assert client.get(BASE).status_code == 200
-    assert client.delete(BASE).status_code == 403
+    assert client.delete(BASE).status_code == 404
