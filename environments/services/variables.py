@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ..crypto import seal_variable
 from ..models import Environment, Variable
+from ..process_names import refused_reason
 
 MAX_VALUE_BYTES = 256 * 1024
 MAX_KEY_LENGTH = 256
@@ -28,11 +29,18 @@ KEY_HELP = {
 
 
 def key_errors(key, category=Variable.Category.TERRAFORM):
-    """Messages about a variable name; empty when it is fine."""
+    """Messages about a variable name; empty when it is fine.
+
+    Every door that names a variable (the API, the web UI, `terraform push`)
+    asks this. A process variable may not take a name that changes how the
+    run's programs load or find code (`environments.process_names`).
+    """
     if not isinstance(key, str) or not KEY_PATTERNS[category].match(key):
         return [f"is not a valid variable name: use {KEY_HELP[category]}"]
     if len(key) > MAX_KEY_LENGTH:
         return [f"is longer than {MAX_KEY_LENGTH} characters"]
+    if category == Variable.Category.ENV and (reason := refused_reason(key)):
+        return [f"cannot be an environment variable of runs: it {reason}"]
     return []
 
 

@@ -21,7 +21,8 @@ from ..forms import (
     UnlockForm,
     VariableForm,
 )
-from ..models import ConfigurationVersion, Environment
+from ..models import ConfigurationVersion, Environment, Variable
+from ..process_names import refused_reason
 from .common import page_environment, state_head
 
 PER_PAGE = 50
@@ -89,11 +90,13 @@ def _rows(environment):
     rows = []
     for variable in environment.variables.all():
         value = None if variable.sensitive else variable.value
+        refused = variable.category == Variable.Category.ENV and refused_reason(variable.key)
         rows.append(
             {
                 "variable": variable,
                 "value": value,
                 "preview": value if value is None or len(value) <= VALUE_PREVIEW else None,
+                "not_applied": refused or "",
             }
         )
     return rows
