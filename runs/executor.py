@@ -3,21 +3,23 @@
 A phase starts by claiming the run with a conditional move (pending →
 planning, confirmed → applying): only one worker can win it, and an apply
 that was claimed once is never claimed again, so no apply ever runs twice,
-not even after its worker died. Then, in a fresh temporary directory
-(`runs.workspace`): `terraform init`, and `terraform plan -out=...` (kept as
-an encrypted blob) or `terraform apply <that plan file>`, in the sandbox
-(`runs.sandbox`), with a run token that dies with the phase.
+not even after its worker died. Then, in a fresh directory of the worker's
+(`runs.workdirs`, laid out by `runs.workspace`): `terraform init`, and
+`terraform plan -out=...` (checked by `runs.planfile`, kept as an encrypted
+blob) or `terraform apply <that plan file>`, in the sandbox (`runs.sandbox`,
+`runs.network`), reaching this server through the worker's relay
+(`runs.relay`), which holds the run token that dies with the phase.
 """
 
 import logging
 import os
 import re
-import shutil
 import socket
-import tempfile
+import time
 from contextlib import closing, suppress
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts import tokens
@@ -25,18 +27,23 @@ from accounts.models import Token
 from atlas.blobs import delete_blob, open_blob, write_blob
 from environments.archives import ArchiveRejected
 
-from . import machine
-from .conf import setting, work_root
+from . import machine, planfile
+from .conf import run_address, setting
 from .logs import LogWriter, append_line
 from .models import Phase, Run, Status
 from .process import CANCELED, LOST, Control, Heartbeat, run_terraform
-from .sandbox import SandboxUnavailable
+from .relay import Relay, RelayError
+from .sandbox import SandboxUnavailable, network_for_phase
+from .workdirs import phase_directory, remove_tree
 from .workspace import prepare
 
 logger = logging.getLogger("atlas.runs")
 
 PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy\.")
 INIT = ["init", "-input=false", "-no-color", "-reconfigure"]
+NO_LIMIT_SECONDS = 10 * 365 * 24 * 3600
+PLAN_READ_SECONDS = 120
+CHUNK_BYTES = 1024 * 1024
 
 
 class PhaseFailed(Exception):
@@ -96,7 +103,7 @@ def issue_token(run, phase):
 
 
 class PhaseRun:
-    """The context of one phase: heartbeat, directory, token, log writer."""
+    """The context of one phase: heartbeat, directory, token, relay, log writer."""
 
     def __init__(self, run, phase, status, worker):
         self.run, self.phase, self.status = run, phase, status
@@ -105,12 +112,14 @@ class PhaseRun:
         self.token = None
         self.writer = None
         self.directory = None
+        self.relay = None
+        self.net = None
+        limit = int(setting("ATLAS_RUN_PHASE_TIMEOUT_SECONDS") or 0)
+        self.deadline = time.monotonic() + (limit or NO_LIMIT_SECONDS)
 
     def __enter__(self):
         self.heartbeat.start()
-        self.directory = tempfile.mkdtemp(
-            prefix=f"atlas-run-{self.run.pk}-{self.phase}-", dir=work_root()
-        )
+        self.directory = phase_directory(self.run.pk, self.phase)
         return self
 
     def __exit__(self, *exc_info):
@@ -118,21 +127,38 @@ class PhaseRun:
         self.heartbeat.join(timeout=10)
         if self.writer is not None:
             self.writer.close()
+        self.release()
+        remove_tree(self.directory)
+        return False
+
+    def release(self):
+        """Close the relay and revoke the run token: Terraform is done."""
+        if self.relay is not None:
+            self.relay.close()
+            self.relay = None
         if self.token is not None:
             Token.objects.filter(pk=self.token.pk, revoked_at__isnull=True).update(
                 revoked_at=timezone.now()
             )
-        shutil.rmtree(self.directory, ignore_errors=True)
-        return False
+            self.token = None
 
     def prepare(self):
         self.token, token_text = issue_token(self.run, self.phase)
         try:
-            self.workspace = prepare(self.run, self.directory, token_text)
+            self.net, network_line = network_for_phase()
+            self.relay = Relay(run_address(), token_text, settings.ATLAS_MAX_STATE_BYTES)
+            self.relay.start()
+        except (SandboxUnavailable, RelayError) as exc:
+            raise PhaseFailed(str(exc)) from None
+        try:
+            self.workspace = prepare(self.run, self.directory, self.relay.address)
         except ArchiveRejected as exc:
             raise PhaseFailed(f"The configuration version cannot be unpacked: {exc}") from None
-        self.writer = LogWriter(self.run, self.phase, self.workspace.secrets)
+        self.writer = LogWriter(self.run, self.phase, [*self.workspace.secrets, token_text])
         self.writer.line("Terraform runs in a sandbox." if _sandboxed() else "No sandbox.")
+        self.writer.line(network_line)
+        for note in self.workspace.notes:
+            self.writer.line(note)
         return self.workspace
 
     def terraform(self, arguments, cwd=None):
@@ -141,13 +167,21 @@ class PhaseRun:
             return None, self.control.reason()
         try:
             return run_terraform(
-                arguments, self.workspace, self.writer, self.control, cwd or self.workspace.config
+                arguments,
+                self.workspace,
+                self.writer,
+                self.control,
+                cwd or self.workspace.config,
+                deadline=self.deadline,
+                net=self.net,
+                relay_port=self.relay.port,
             )
         except SandboxUnavailable as exc:
             raise PhaseFailed(str(exc)) from None
 
     def end(self, to, message="", **fields):
         """Log `message`, store the log, then move the run (unless lost)."""
+        self.release()
         if message:
             self.line(message)
         if self.writer is not None:
@@ -240,8 +274,7 @@ def _plan(run, phase):
     if status != 2:
         phase.end(Status.ERRORED, f"terraform plan failed (exit status {status}).")
         return Status.ERRORED
-    with open(workspace.plan_file, "rb") as handle:
-        blob = write_blob(f"runs/{run.pk}", iter(lambda: handle.read(65536), b""))
+    blob = _store_plan(run, phase, workspace)
     if not phase.end(
         Status.PLANNED,
         "Plan finished: {resource_additions} to add, {resource_changes} to change, "
@@ -259,6 +292,33 @@ def _plan(run, phase):
         with suppress(machine.TransitionRefused):  # discarded or canceled meanwhile
             machine.confirm(run, None, auto=True)
     return Status.PLANNED
+
+
+def _store_plan(run, phase, workspace):
+    """The plan Terraform wrote, checked (runs.planfile) and stored as an
+    encrypted blob; PhaseFailed when it cannot be trusted."""
+    try:
+        planfile.take(
+            workspace.sandbox,
+            workspace.plan_relative,
+            workspace.checked_plan,
+            max_bytes=int(setting("ATLAS_RUN_PLAN_MAX_BYTES")),
+            deadline=min(phase.deadline, time.monotonic() + PLAN_READ_SECONDS),
+            on_progress=phase.control.progress,
+        )
+    except planfile.PlanRejected as exc:
+        raise PhaseFailed(
+            f"The plan is rejected: {exc} Terraform does not write such a plan, so code in "
+            "the run tampered with it; nothing of it is kept."
+        ) from None
+
+    def chunks(handle):
+        while data := handle.read(CHUNK_BYTES):
+            phase.control.progress()
+            yield data
+
+    with open(workspace.checked_plan, "rb") as handle:
+        return write_blob(f"runs/{run.pk}", chunks(handle))
 
 
 def _plan_counts(output):
@@ -279,11 +339,13 @@ def _apply(run, phase):
     if not run.plan_blob:
         raise PhaseFailed("This run has no plan file to apply.")
     workspace = phase.prepare()
+    # The phase's directory is fresh: nothing of a sandbox has touched it yet.
     with (
-        open(workspace.plan_file, "wb") as handle,
+        open(workspace.plan_file, "xb") as handle,
         closing(open_blob(run.plan_blob, run.plan_key_id)) as chunks,
     ):
         for chunk in chunks:
+            phase.control.progress()
             handle.write(chunk)
     os.chmod(workspace.plan_file, 0o600)
     status, reason = phase.terraform(INIT)

@@ -1,17 +1,25 @@
 """The files and process environment of one phase of a run.
 
-Per phase a fresh directory holds:
+Per phase a fresh directory (0700, see runs.workdirs) holds:
 
-    <dir>/config/                   the configuration version's archive, and
-    <dir>/config/zzz_atlas_override.tf   the `atlas` backend of this server and
-                                    this environment (overrides any backend)
-    <dir>/atlas.tfvars              the environment's Terraform variables
-    <dir>/home/                     HOME for Terraform
-    <dir>/plan.tfplan               the plan file (written by plan, read by apply)
+    <dir>/sandbox/                  the only directory the sandbox sees, and
+                                    may write (bound at the same path):
+    <dir>/sandbox/config/           the configuration version's archive, and
+    <dir>/sandbox/config/zzz_atlas_override.tf   the `atlas` backend of this
+                                    environment (overrides any backend)
+    <dir>/sandbox/atlas.tfvars      the environment's Terraform variables
+    <dir>/sandbox/home/             HOME for Terraform
+    <dir>/sandbox/out/plan.tfplan   where plan writes the plan (apply reads it)
+    <dir>/plan.tfplan               the worker's own copy of a plan, checked
+                                    (runs.planfile) before it is stored
+    <dir>/resolv.conf, pasta.*      the run's network (runs.network)
 
-Terraform gets no environment of the worker's own: only PATH, HOME,
-CHECKPOINT_DISABLE, the environment's process variables and the ATLAS_*
-variables Atlas gave its runs.
+Everything under `sandbox/` is written by the worker before Terraform starts
+and never trusted after. Terraform gets no environment of the worker's own:
+only PATH, HOME, CHECKPOINT_DISABLE, TF_IN_AUTOMATION, the environment's
+process variables (minus the names `environments.process_names` refuses) and
+the ATLAS_* variables Atlas gave its runs. `ATLAS_TOKEN` is a placeholder:
+the run token stays with the worker's relay (runs.relay).
 """
 
 import json
@@ -21,12 +29,13 @@ from pathlib import Path
 
 from environments.archives import extract_archive
 from environments.models import Variable
+from environments.process_names import refused_reason
 
-from .conf import run_address
-from .sandbox import PATH
+from .relay import PLACEHOLDER_TOKEN
 
 OVERRIDE_NAME = "zzz_atlas_override.tf"
-RESERVED = ("ATLAS_", "CHECKPOINT_DISABLE", "HOME")
+PATH = "/usr/local/bin:/usr/bin:/bin"
+PLAN_NAME = "plan.tfplan"
 
 
 def hcl_string(value):
@@ -35,24 +44,15 @@ def hcl_string(value):
     return json.dumps(value, ensure_ascii=False)
 
 
-def _usable_env(key, value):
-    """Process variables that cannot override ours or break the process."""
-    return (
-        bool(key)
-        and not key.startswith(RESERVED)
-        and "=" not in key
-        and "\0" not in key
-        and "\0" not in value
-    )
-
-
-def override_file(environment, address):
+def override_file(environment):
+    """The backend of the run: this environment on this server. The address
+    comes from ATLAS_ADDRESS at each phase, so a saved plan does not carry
+    the plan phase's relay into the apply."""
     return (
         "# Written by Atlas for this run: state lives on the Atlas server.\n"
         "terraform {\n"
         '  backend "atlas" {\n'
-        f"    name    = {hcl_string(environment.slug)}\n"
-        f"    address = {hcl_string(address)}\n"
+        f"    name = {hcl_string(environment.slug)}\n"
         "  }\n"
         "}\n"
     )
@@ -73,51 +73,90 @@ class Workspace:
     """A prepared phase directory and what Terraform needs to run in it."""
 
     root: Path
-    config: Path
     env: dict = field(default_factory=dict)
     secrets: list = field(default_factory=list)
+    # Lines for the run's log: the variables this phase leaves out, and why.
+    notes: list = field(default_factory=list)
+
+    @property
+    def sandbox(self):
+        return self.root / "sandbox"
+
+    @property
+    def config(self):
+        return self.sandbox / "config"
 
     @property
     def var_file(self):
-        return self.root / "atlas.tfvars"
+        return self.sandbox / "atlas.tfvars"
+
+    @property
+    def plan_dir(self):
+        return self.sandbox / "out"
 
     @property
     def plan_file(self):
-        return self.root / "plan.tfplan"
+        return self.plan_dir / PLAN_NAME
+
+    @property
+    def plan_relative(self):
+        return f"out/{PLAN_NAME}"
+
+    @property
+    def checked_plan(self):
+        return self.root / PLAN_NAME
 
 
-def prepare(run, root, token_text):
-    """Lay out `root` (an empty directory) for a phase of `run`."""
+def process_variables(variables):
+    """(the `env` variables a run gets, lines for the log about the others)."""
+    env, notes = {}, []
+    for variable in variables:
+        if variable.category != Variable.Category.ENV:
+            continue
+        reason = refused_reason(variable.key)
+        if reason:
+            notes.append(
+                f"The environment variable {variable.key} is not applied: it {reason}. "
+                "Delete it from the environment's variables."
+            )
+            continue
+        value = variable.value
+        if "\0" in value or "=" in variable.key or not variable.key:
+            notes.append(f"The environment variable {variable.key} is not applied: unusable value.")
+            continue
+        env[variable.key] = value
+    return env, notes
+
+
+def prepare(run, root, address):
+    """Lay out `root` (an empty directory) for a phase of `run`, whose
+    Terraform reaches the server at `address` (the relay)."""
     environment = run.environment
-    root = Path(root)
-    config = root / "config"
-    home = root / "home"
-    for directory in (config, home):
+    workspace = Workspace(root=Path(root))
+    workspace.sandbox.mkdir(mode=0o700)
+    for directory in (workspace.config, workspace.sandbox / "home", workspace.plan_dir):
         directory.mkdir(mode=0o700)
-    extract_archive(run.configuration_version, str(config))
-    address = run_address()
-    (config / OVERRIDE_NAME).write_text(override_file(environment, address))
+    extract_archive(run.configuration_version, str(workspace.config))
+    (workspace.config / OVERRIDE_NAME).write_text(override_file(environment))
 
     variables = list(Variable.objects.filter(environment=environment).order_by("key"))
     terraform_vars = [v for v in variables if v.category == Variable.Category.TERRAFORM]
-    (root / "atlas.tfvars").write_text(variables_file(terraform_vars))
-    os.chmod(root / "atlas.tfvars", 0o600)
+    workspace.var_file.write_text(variables_file(terraform_vars))
+    os.chmod(workspace.var_file, 0o600)
 
-    env = {}
-    for variable in variables:
-        if variable.category == Variable.Category.ENV and _usable_env(variable.key, variable.value):
-            env[variable.key] = variable.value
+    env, workspace.notes = process_variables(variables)
     env.update(
-        PATH=env.get("PATH", PATH),
-        HOME=str(home),
+        PATH=PATH,
+        HOME=str(workspace.sandbox / "home"),
         CHECKPOINT_DISABLE="1",
         TF_IN_AUTOMATION="1",
-        ATLAS_TOKEN=token_text,
+        ATLAS_TOKEN=PLACEHOLDER_TOKEN,
         ATLAS_RUN_ID=str(run.pk),
         ATLAS_ADDRESS=address,
         ATLAS_CONFIGURATION_NAME=environment.name,
         ATLAS_CONFIGURATION_SLUG=environment.slug,
         ATLAS_CONFIGURATION_VERSION=str(run.configuration_version.number),
     )
-    secrets = [v.value for v in variables if v.sensitive] + [token_text]
-    return Workspace(root=root, config=config, env=env, secrets=secrets)
+    workspace.env = env
+    workspace.secrets = [v.value for v in variables if v.sensitive]
+    return workspace

@@ -4,6 +4,7 @@ configuration the way `terraform push` does, and a deliberately slow server."""
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -108,10 +109,19 @@ def outputs(state_body):
     }
 
 
+def outside_address():
+    """An address of this machine that is not a loopback one: a server a test
+    starts there is, for a run in a network of its own, "the outside world"
+    (its loopback is the sandbox's own)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("203.0.113.1", 9))  # TEST-NET-3; a UDP connect sends nothing
+        return probe.getsockname()[0]
+
+
 class SlowServer:
     """An HTTP server whose every request hangs until the test ends: a
     Terraform that reads remote state from it stays busy for as long as the
-    test needs."""
+    test needs. It listens outside the loopback, where a run can reach it."""
 
     def __init__(self):
         release = self.release = threading.Event()
@@ -128,13 +138,14 @@ class SlowServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = outside_address()
+        self.server = http.server.ThreadingHTTPServer((self.host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_port}/state"
+        return f"http://{self.host}:{self.server.server_port}/state"
 
     def __enter__(self):
         self.thread.start()

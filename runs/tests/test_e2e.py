@@ -260,7 +260,7 @@ def test_a_worker_killed_mid_plan_is_reaped_and_the_next_run_proceeds(
     )
     assert not any(t.revoked_at is None for t in Run.objects.get(pk=first.pk).tokens.all())
     # The killed worker's Terraform did not survive it.
-    assert not [p for p in _processes() if "atlas-run-" in p]
+    assert not [p for p in _processes() if "atlas-worker-" in p]
 
 
 def _processes():

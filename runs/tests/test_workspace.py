@@ -1,14 +1,17 @@
 """A phase's directory, variable file, override file, process environment
 and sandbox command."""
 
+import os
 import subprocess
 
 import pytest
 
 from environments.services import save_variable
-from runs import sandbox
+from environments.tests.factories import stored_variable
+from runs import network, sandbox
 from runs.conf import terraform_binary
-from runs.workspace import OVERRIDE_NAME, hcl_string, prepare, variables_file
+from runs.relay import PLACEHOLDER_TOKEN
+from runs.workspace import OVERRIDE_NAME, Workspace, hcl_string, prepare, variables_file
 
 from .factories import RunFactory, environment, finished_version
 
@@ -35,8 +38,7 @@ def test_hcl_values_are_written_as_they_are(personas):
     assert text == f'"map" = {{ a = "b" }}\n"plain" = {hcl_string(TRICKY)}\n'
 
 
-def test_prepare_lays_out_the_archive_the_override_and_the_variables(personas, tmp_path, settings):
-    settings.ATLAS_RUN_ADDRESS = "http://atlas.test:8000"
+def test_prepare_lays_out_the_archive_the_override_and_the_variables(personas, tmp_path):
     env = environment("app")
     run = RunFactory(
         environment=env,
@@ -48,36 +50,65 @@ def test_prepare_lays_out_the_archive_the_override_and_the_variables(personas, t
         ("terraform", "password", "tf-secret-value", True),
         ("env", "AWS_REGION", "eu-west-1", False),
         ("env", "API_KEY", "env-secret-value", True),
-        ("env", "ATLAS_TOKEN", "forged", False),
     ]:
         save_variable(
             env, None, key=key, category=category, value=value, hcl=False, sensitive=sensitive
         )
-    workspace = prepare(run, tmp_path, "the-run-token")
+    workspace = prepare(run, tmp_path, "http://127.0.0.1:4567")
 
     assert (workspace.config / "main.tf").read_text() == "# hi\n"
+    assert workspace.config == tmp_path / "sandbox" / "config"
     override = (workspace.config / OVERRIDE_NAME).read_text()
     assert 'backend "atlas"' in override
-    assert 'name    = "acme/app"' in override
-    assert 'address = "http://atlas.test:8000"' in override
+    assert 'name = "acme/app"' in override
+    assert "address" not in override  # ATLAS_ADDRESS: the relay of each phase
     assert workspace.var_file.read_text() == (
         '"greeting" = "hello"\n"password" = "tf-secret-value"\n'
     )
+    assert workspace.plan_file == tmp_path / "sandbox" / "out" / "plan.tfplan"
+    assert workspace.checked_plan == tmp_path / "plan.tfplan"
     assert workspace.env == {
-        "PATH": sandbox.PATH,
-        "HOME": str(tmp_path / "home"),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path / "sandbox" / "home"),
         "CHECKPOINT_DISABLE": "1",
         "TF_IN_AUTOMATION": "1",
         "AWS_REGION": "eu-west-1",
         "API_KEY": "env-secret-value",
-        "ATLAS_TOKEN": "the-run-token",
+        "ATLAS_TOKEN": PLACEHOLDER_TOKEN,
         "ATLAS_RUN_ID": str(run.pk),
-        "ATLAS_ADDRESS": "http://atlas.test:8000",
+        "ATLAS_ADDRESS": "http://127.0.0.1:4567",
         "ATLAS_CONFIGURATION_NAME": "app",
         "ATLAS_CONFIGURATION_SLUG": "acme/app",
         "ATLAS_CONFIGURATION_VERSION": str(run.configuration_version.number),
     }
-    assert sorted(workspace.secrets) == ["env-secret-value", "tf-secret-value", "the-run-token"]
+    assert sorted(workspace.secrets) == ["env-secret-value", "tf-secret-value"]
+    assert workspace.notes == []
+
+
+def test_stored_variables_with_refused_names_are_left_out_and_the_log_says_why(personas, tmp_path):
+    env = environment("app")
+    run = RunFactory(environment=env, created_by=personas.writer.user)
+    for key, value in [
+        ("LD_PRELOAD", "./evil.so"),
+        ("PATH", "bin:/usr/bin"),
+        ("ATLAS_TOKEN", "forged"),
+        ("AWS_REGION", "eu-west-1"),
+    ]:
+        stored_variable(env, key, value)
+    workspace = prepare(run, tmp_path, "http://127.0.0.1:4567")
+
+    assert "LD_PRELOAD" not in workspace.env
+    assert workspace.env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+    assert workspace.env["ATLAS_TOKEN"] == PLACEHOLDER_TOKEN
+    assert workspace.env["AWS_REGION"] == "eu-west-1"
+    assert workspace.notes == [
+        "The environment variable ATLAS_TOKEN is not applied: it is set by Atlas for every "
+        "run. Delete it from the environment's variables.",
+        "The environment variable LD_PRELOAD is not applied: it changes which libraries the "
+        "dynamic loader and the C library load. Delete it from the environment's variables.",
+        "The environment variable PATH is not applied: it changes which programs run and what "
+        "shells execute before their script. Delete it from the environment's variables.",
+    ]
 
 
 def test_the_default_terraform_is_the_real_binary_not_the_python_wrapper():
@@ -88,17 +119,44 @@ def test_the_default_terraform_is_the_real_binary_not_the_python_wrapper():
     assert "Terraform v0.11.11" in version.stdout
 
 
+def _launch(tmp_path):
+    workspace = Workspace(root=tmp_path, env={"SECRET_VALUE": "s3cr3t-value", "PATH": "/bin"})
+    workspace.sandbox.mkdir(exist_ok=True)
+    return sandbox.Launch(["version"], workspace, workspace.sandbox, network.HOST, 1)
+
+
 def test_without_bubblewrap_the_worker_refuses_instead_of_running_unsandboxed(
-    monkeypatch, settings
+    monkeypatch, settings, tmp_path
 ):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     with pytest.raises(sandbox.SandboxUnavailable, match="bubblewrap"):
-        sandbox.command(["version"], "/tmp/x", "/tmp/x")
+        _launch(tmp_path)
     settings.ATLAS_RUN_SANDBOX = "none"
-    assert sandbox.command(["version"], "/tmp/x", "/tmp/x") == [terraform_binary(), "version"]
+    launch = _launch(tmp_path)
+    assert launch.argv == [terraform_binary(), "version"]
+    assert launch.env == {"SECRET_VALUE": "s3cr3t-value", "PATH": "/bin"}
 
 
-def test_a_misspelled_sandbox_setting_is_refused(settings):
+def test_a_misspelled_sandbox_setting_is_refused(settings, tmp_path):
     settings.ATLAS_RUN_SANDBOX = "nope"
     with pytest.raises(sandbox.SandboxUnavailable, match="bwrap or none"):
-        sandbox.command(["version"], "/tmp/x", "/tmp/x")
+        _launch(tmp_path)
+
+
+def test_the_launcher_gets_a_fixed_environment_and_no_value_on_its_command_line(tmp_path):
+    launch = _launch(tmp_path)
+    try:
+        assert launch.env == sandbox.LAUNCHER_ENV
+        assert launch.argv[1:] == [
+            "--args",
+            str(launch.pass_fds[-1]),
+            "--",
+            sandbox.SANDBOX_TERRAFORM,
+            "version",
+        ]
+        arguments = os.pread(launch.pass_fds[-1], 1 << 20, 0).split(b"\0")
+        assert "s3cr3t-value" not in " ".join(launch.argv)
+        clear = arguments.index(b"--clearenv")
+        assert arguments[clear + 1 : clear + 4] == [b"--setenv", b"SECRET_VALUE", b"s3cr3t-value"]
+    finally:
+        launch.close()

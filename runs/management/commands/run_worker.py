@@ -7,6 +7,10 @@ other process notices (and a notification whose worker died is handed on),
 and a delivery thread (`runs.notifications.worker`) sends notifications.
 Start as many workers as there are runs to execute in parallel, on any
 machine that reaches the database and the blob store.
+
+On start it removes the working directories that killed workers left
+behind (runs.workdirs), and says when runs cannot have a network of their
+own (runs.network).
 """
 
 import logging
@@ -17,7 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from runs import reaper, sandbox
+from runs import network, reaper, sandbox, workdirs
 from runs.conf import setting
 from runs.notifications import delivery
 from runs.notifications.worker import DeliveryThread
@@ -63,6 +67,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-reaper", action="store_true")
 
     def handle(self, *args, interval, worker_id, no_reaper, **options):
+        workdirs.sweep()
+        workdirs.worker_directory()
         thread = None
         if not no_reaper:
             thread = Reaper(max(0.5, float(setting("ATLAS_RUN_REAP_SECONDS"))))
@@ -111,6 +117,8 @@ class Command(BaseCommand):
 
     def wait_for_sandbox(self):
         trouble = sandbox.problem()
+        if not trouble and sandbox.network_for_phase()[0] != network.ISOLATED:
+            self.stderr.write(self.style.WARNING(sandbox.network_for_phase()[1]))
         if trouble:
             self.stderr.write(
                 self.style.ERROR(f"Runs cannot execute here: {trouble}")
