@@ -27,15 +27,23 @@ install-dev: $(VENV)/.installed-dev
 serve: install sandbox
 	$(BIN)/python manage.py serve --port $(PORT)
 
-# Debian packages: bubblewrap sandboxes Terraform runs; chromium drives the
-# browser tests (Playwright cannot download a browser here).
-APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+# Debian packages: bubblewrap sandboxes Terraform runs and passt (pasta)
+# gives each run a network of its own; chromium drives the browser tests
+# (Playwright cannot download a browser here) and gcc builds a test's shared
+# library. apt waits for another apt or dpkg (a parallel install, unattended
+# upgrades) to release its locks instead of failing.
+APT_GET = DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=900
+APT_UPDATE = for try in 1 2 3 4 5 6 7 8 9 10; do $(APT_GET) update && break; sleep 15; done
+apt_install = missing=""; \
+	for pair in $(1); do command -v "$${pair%%=*}" >/dev/null 2>&1 || missing="$$missing $${pair\#*=}"; done; \
+	[ -z "$$missing" ] || { $(APT_UPDATE); $(APT_GET) install -y $$missing >/dev/null; }
+
 sandbox:
-	@command -v bwrap >/dev/null 2>&1 || ( apt-get update -qq && $(APT_INSTALL) bubblewrap >/dev/null ) \
-	  || echo "warning: could not install bubblewrap; runs stay queued until 'bwrap' is installed" >&2
+	@$(call apt_install,bwrap=bubblewrap pasta=passt) || echo "warning: could not install bubblewrap and passt; \
+	without bubblewrap runs stay queued, without passt they share the worker's network" >&2
 
 system-deps: sandbox
-	@command -v chromium >/dev/null 2>&1 || ( apt-get update -qq && $(APT_INSTALL) chromium >/dev/null )
+	@$(call apt_install,chromium=chromium gcc=gcc)
 
 test: install-dev system-deps
 	$(BIN)/python manage.py check

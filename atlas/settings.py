@@ -316,7 +316,7 @@ ATLAS_RUN_CANCEL_GRACE_SECONDS = env_int("ATLAS_RUN_CANCEL_GRACE_SECONDS", 10)
 ATLAS_RUN_PHASE_TIMEOUT_SECONDS = env_int("ATLAS_RUN_PHASE_TIMEOUT_SECONDS", 4 * 3600)
 ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS = env_int("ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS", 24 * 3600)
 ATLAS_RUN_TOKEN_TTL_SECONDS = env_int("ATLAS_RUN_TOKEN_TTL_SECONDS", 12 * 3600)
-# auto: a network of the run's own (pasta) when passt is installed, else the worker's | isolated | host
+# auto (a network of the run's own when pasta is installed, else the worker's) | isolated | host
 ATLAS_RUN_NETWORK = env_str("ATLAS_RUN_NETWORK", "auto")
 ATLAS_RUN_PLAN_MAX_BYTES = env_int("ATLAS_RUN_PLAN_MAX_BYTES", 256 * 1024 * 1024)
 ATLAS_RUN_LOG_MAX_BYTES = env_int("ATLAS_RUN_LOG_MAX_BYTES", 32 * 1024 * 1024)

@@ -281,8 +281,10 @@ def _reap(process):
 
 
 def _truncated_message(budget):
+    mib = 1024 * 1024
+    size = f"{budget // mib} MiB" if budget % mib == 0 else f"{budget} bytes"
     return (
-        f"The log reached {budget // (1024 * 1024)} MiB (ATLAS_RUN_LOG_MAX_BYTES): "
+        f"The log reached {size} (ATLAS_RUN_LOG_MAX_BYTES): "
         "the rest of Terraform's output is not kept."
     )
 

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from runs import network, sandbox
-from runs.process import Control, Heartbeat
 from runs.workspace import Workspace
 
 from .e2e import outside_address
@@ -163,17 +162,3 @@ def test_the_sandbox_resolves_names_through_the_forwarded_resolver(tmp_path, mon
     assert written.read_text() == (
         f"nameserver {network.DNS}\nsearch example.internal\noptions edns0\n"
     )
-
-
-@pytest.mark.django_db
-def test_a_phase_whose_thread_is_stuck_stops_heartbeating(settings):
-    settings.ATLAS_RUN_STALE_SECONDS = 5
-    control = Control()
-    heartbeat = Heartbeat(run_id=1, status="planning", worker_id="w", control=control)
-    control.progressed_at -= 60
-    heartbeat.beat()
-    assert heartbeat.stalled
-    assert not control.lost.is_set()  # the reaper, not the worker, ends the run
-    control.progress()
-    heartbeat.beat()  # no such run: a live phase's beat finds it gone
-    assert control.lost.is_set()

@@ -9,11 +9,13 @@ import re
 import shutil
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Token
@@ -24,11 +26,12 @@ from runs import machine
 from runs.executor import execute
 from runs.logs import MASK, read_log
 from runs.models import Run, Status
+from runs.process import Control, Heartbeat
 from runs.queue import queue_run
 from runs.relay import PLACEHOLDER_TOKEN
 
 from .conftest import wait_for, wait_for_status
-from .factories import environment, finished_version
+from .factories import RunFactory, environment, finished_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -259,3 +262,37 @@ def test_a_worker_stops_terraform_when_its_run_was_ended_elsewhere(personas, fak
     run.refresh_from_db()
     assert run.status == Status.ERRORED and run.message == "reaped"
     assert "ended elsewhere" in _log(run)
+
+
+def test_a_phase_whose_thread_is_stuck_stops_heartbeating_so_the_reaper_can_end_it(
+    personas, settings
+):
+    settings.ATLAS_RUN_STALE_SECONDS = 5
+    env = environment("app")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    run = RunFactory(environment=env, status=Status.PLANNING, worker_id="w", heartbeat_at=long_ago)
+    control = Control()
+    heartbeat = Heartbeat(run.pk, Status.PLANNING, "w", control)
+    control.progressed_at -= 60  # the phase's thread has waited a minute on something
+    heartbeat.beat()
+    assert Run.objects.get(pk=run.pk).heartbeat_at == long_ago
+    assert heartbeat.stalled and not control.lost.is_set()
+    control.progress()
+    heartbeat.beat()
+    assert Run.objects.get(pk=run.pk).heartbeat_at > long_ago
+
+
+def test_terraform_output_past_the_log_limit_is_not_kept_and_the_phase_goes_on(
+    personas, fake_terraform, settings
+):
+    settings.ATLAS_RUN_LOG_MAX_BYTES = 100_000
+    flood = (
+        "i=0; while [ $i -lt 4000 ]; do echo 'flooding the log .......................';"
+        " i=$((i+1)); done; exit 0\n"
+    )
+    run = _queue(personas, {"main.tf": "#\n", "plan.sh": flood})
+    assert execute(run.pk) == Status.PLANNED_AND_FINISHED
+    log = _log(run)
+    assert "The log reached 100000 bytes (ATLAS_RUN_LOG_MAX_BYTES)" in log
+    assert 100_000 < len(log.encode()) < 110_000
+    assert log.endswith("[atlas] No changes: nothing to apply.\n")
