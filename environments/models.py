@@ -14,6 +14,15 @@ from accounts.models import Namespace
 from accounts.names import validate_name
 
 
+class LockKind(models.TextChoices):
+    """Who holds an environment's lock, and so how a write proves it is theirs."""
+
+    MANUAL = "manual", "locked by hand"
+    RUN = "run", "a run"
+    HTTP = "http", "Terraform's http backend"
+    TFE = "tfe", "a TFE workspace lock"
+
+
 class Environment(models.Model):
     """`<namespace>/<name>`: variables, configuration versions, runs and state."""
 
@@ -26,15 +35,27 @@ class Environment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
-    # The lock: held by a person (by hand, with a reason) or by a run. A lock
-    # with no `locked_by` is held by the system (a run); only a force-unlock
-    # releases it by hand.
+    # The one lock (see environments.locking): held by a person by hand, by
+    # the active run, or by a Terraform client through the http backend or a
+    # TFE workspace lock. A lock with no `locked_by` is held by the system (a
+    # run); only a force-unlock releases it by hand.
     locked = models.BooleanField(default=False)
     lock_reason = models.CharField(max_length=500, blank=True)
     locked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     locked_at = models.DateTimeField(null=True, blank=True)
+    lock_kind = models.CharField(max_length=8, choices=LockKind.choices, blank=True)
+    # The id a client must send with its writes (`?ID=` of the http backend).
+    lock_id = models.CharField(max_length=255, blank=True)
+    lock_operation = models.CharField(max_length=100, blank=True)
+    # What the client says about itself: the http backend's LockInfo as sent
+    # (answered back on a conflict), or the TFE client's name and version.
+    lock_info = models.JSONField(null=True, blank=True)
+    lock_client = models.CharField(max_length=200, blank=True)
+
+    # What `terraform-version` a TFE client last set (`latest` when none).
+    terraform_version = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [
@@ -55,6 +76,13 @@ class Environment(models.Model):
         if not self.locked:
             return None
         return self.locked_by.username if self.locked_by_id else "a run"
+
+    @property
+    def lock_description(self):
+        """The holder with the door and client it holds the lock through."""
+        from .locking import describe
+
+        return describe(self)
 
 
 class Variable(models.Model):

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Token
+from environments import locking
 from environments.models import ConfigurationVersion, Environment
 
 from .models import Run, Status
@@ -114,9 +115,7 @@ def advance(environment_id):
         )
         if run is None:
             return None
-        Environment.objects.filter(pk=environment_id).update(
-            locked=True, locked_by=None, lock_reason=lock_reason(run), locked_at=timezone.now()
-        )
+        Environment.objects.filter(pk=environment_id).update(**locking.run_lock(run))
         Run.objects.filter(pk=run.pk).update(holds_lock=True)
         run.holds_lock = True
         enqueue(run)
@@ -128,9 +127,7 @@ def run_finished(run, environment):
     and start the next run. Called by `machine.transition` inside its
     transaction, with the environment row locked."""
     if holds_run_lock(environment, run.pk):
-        Environment.objects.filter(pk=environment.pk).update(
-            locked=False, lock_reason="", locked_by=None, locked_at=None
-        )
+        Environment.objects.filter(pk=environment.pk).update(**locking.RELEASED)
         environment.locked = False
     revoke_tokens(run)
     advance(environment.pk)

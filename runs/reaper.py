@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from environments import locking
 from environments.models import Environment
 
 from . import queue
@@ -132,7 +133,7 @@ def restart_queues():
         if holder is None or holder.status in TERMINAL:
             Environment.objects.filter(
                 pk=environment.pk, lock_reason=environment.lock_reason, locked_by__isnull=True
-            ).update(locked=False, lock_reason="", locked_at=None)
+            ).update(**locking.RELEASED)
             Run.objects.filter(pk=getattr(holder, "pk", None)).update(holds_lock=False)
     # Holders whose lock was forced open without the runs app being told.
     for run in Run.objects.filter(holds_lock=True).select_related("environment"):

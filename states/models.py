@@ -10,6 +10,15 @@ from django.utils import timezone
 from environments.models import Environment
 
 
+class Door(models.TextChoices):
+    """The protocol a state version came through."""
+
+    ATLAS = "atlas", "atlas backend"
+    HTTP = "http", "http backend"
+    TFE = "tfe", "TFE v2 (remote backend / cloud)"
+    UI = "ui", "web UI"
+
+
 class StateVersion(models.Model):
     """One stored state body of an environment, kept forever as history.
 
@@ -43,6 +52,10 @@ class StateVersion(models.Model):
     # The runs app will own runs; until then this is the `?atlas_run_id=` text.
     run_id = models.CharField(max_length=128, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    # The door a client wrote through, and the Terraform that wrote the body
+    # (its `terraform_version`), so the history tells a 0.11 write from a 1.x one.
+    door = models.CharField(max_length=8, choices=Door.choices, blank=True)
+    terraform_version = models.CharField(max_length=32, blank=True)
     rolled_back_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -74,6 +74,7 @@ class InvalidState(ValueError):
 class StateHeader:
     serial: int
     lineage: str
+    terraform_version: str = ""
 
 
 class _Header(msgspec.Struct):
@@ -81,6 +82,8 @@ class _Header(msgspec.Struct):
 
     serial: Annotated[int, msgspec.Meta(ge=0, le=MAX_SERIAL)]
     lineage: Annotated[str, msgspec.Meta(max_length=MAX_LINEAGE)] | None = None
+    # Kept raw: any JSON is accepted here, only a string is shown.
+    terraform_version: msgspec.Raw = msgspec.Raw()
 
 
 _decode_header = msgspec.json.Decoder(_Header).decode
@@ -105,7 +108,22 @@ def parse_state(body):
         raise InvalidState(_decode_message(str(exc))) from None
     if header.lineage and not is_clean_text(header.lineage):
         raise InvalidState(f'"lineage" {HOSTILE_TEXT_MESSAGE}.')
-    return StateHeader(serial=header.serial, lineage=header.lineage or "")
+    return StateHeader(
+        serial=header.serial,
+        lineage=header.lineage or "",
+        terraform_version=_version_text(header.terraform_version),
+    )
+
+
+def _version_text(raw):
+    """The `terraform_version` as text when it is a short plain string, else ""."""
+    if len(raw) > 66 or not bytes(raw).startswith(b'"'):
+        return ""
+    try:
+        value = json.loads(bytes(raw))
+    except ValueError:
+        return ""
+    return value if isinstance(value, str) and value.isprintable() else ""
 
 
 def _validation_message(detail):

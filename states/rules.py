@@ -37,12 +37,17 @@ class Outcome(enum.Enum):
     # Not a 409: on a 409 Terraform 0.11 reads the head to compare, and with
     # no head (a 404) it crashes instead of reporting the error.
     SERIAL_USED = "serial_used"
+    # Refused because someone else holds the environment's lock: 409 naming
+    # the holder (environments.locking decides; the rule below never sees it).
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     reason: str = ""
+    # For LOCKED: the environment as read under its lock (the holder's details).
+    environment: object = None
 
     @property
     def stores(self):
@@ -50,7 +55,7 @@ class Decision:
 
     @property
     def refused(self):
-        return self.outcome in (Outcome.CONFLICT, Outcome.SERIAL_USED)
+        return self.outcome in (Outcome.CONFLICT, Outcome.SERIAL_USED, Outcome.LOCKED)
 
 
 def decide(head, incoming, max_serial=None):
@@ -97,3 +102,13 @@ def decide(head, incoming, max_serial=None):
             "(terraform state push), or roll back to a stored version.",
         )
     return Decision(Outcome.ACCEPTED)
+
+
+def decide_announced(head, serial, lineage, md5, max_serial=None):
+    """The outcome `decide` will give a body announced by its serial, lineage
+    and MD5 before it arrives (a TFE state version created before its
+    upload). The MD5 stands for the body: equal to the head's, it is taken
+    as the same bytes; the upload itself is decided again by `decide`."""
+    same = head is not None and head.md5 == md5
+    incoming = Incoming(serial, lineage, md5, head.sha256 if same else "")
+    return decide(head, incoming, max_serial)

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from atlas.blobs import delete_blob, open_blob, read_blob, write_blob
+from environments.locking import write_refusal
+from environments.models import Environment
 
 from .models import EnvironmentState, StateVersion
 from .parsing import parse_state, serial_span
@@ -76,6 +78,15 @@ def _locked_state(environment):
     return state
 
 
+def _locked_environment(environment):
+    """The environment's row with its lock fields, locked until the transaction ends."""
+    return (
+        Environment.objects.select_for_update(of=("self",))
+        .select_related("namespace", "locked_by")
+        .get(pk=environment.pk)
+    )
+
+
 def _record(state, version):
     state.head = version
     state.max_serial = max(state.max_serial or 0, version.serial)
@@ -83,14 +94,19 @@ def _record(state, version):
     state.save(update_fields=["head", "max_serial", "updated_at"])
 
 
-def write_state(environment, body, *, header=None, md5=None, user=None, token=None, run_id=""):
-    """Store `body` as the environment's new head if the conflict rule allows.
+def write_state(
+    environment, body, *, header=None, md5=None, user=None, token=None, run_id="", door="",
+    lock_id=None,
+):  # fmt: skip
+    """Store `body` as the environment's new head if the lock and the conflict rule allow.
 
     `body` is the complete state (bytes or bytearray); `header` its parsed
     serial and lineage when the caller already has them; `md5` the hex digest
-    the client announced. Raises InvalidState or ChecksumMismatch (nothing
-    stored); otherwise returns the rule's decision: only an accepted write
-    creates a version.
+    the client announced; `door` the protocol it came through and `lock_id`
+    the lock ID the write carries (the http backend's `?ID=`). Raises
+    InvalidState or ChecksumMismatch (nothing stored); otherwise returns the
+    decision: a write the environment's lock refuses is a conflict naming the
+    holder, and only an accepted write creates a version.
     """
     header = header or parse_state(body)
     info = write_blob(blob_prefix(environment), pieces(body))
@@ -102,6 +118,11 @@ def write_state(environment, body, *, header=None, md5=None, user=None, token=No
             )
         incoming = Incoming(header.serial, header.lineage, info.md5_hex, info.sha256_hex)
         with transaction.atomic():
+            # The environment's row first (its lock, and the order runs.queue uses).
+            locked = _locked_environment(environment)
+            refusal = write_refusal(locked, user=user, token=token, lock_id=lock_id, door=door)
+            if refusal:
+                return WriteResult(Decision(Outcome.LOCKED, refusal, locked), None)
             state = _locked_state(environment)
             decision = decide(as_head(state.head), incoming, state.max_serial)
             if decision.outcome is Outcome.UNCHANGED:
@@ -109,8 +130,9 @@ def write_state(environment, body, *, header=None, md5=None, user=None, token=No
             if decision.refused:
                 return WriteResult(decision, None)
             version = _new_version(
-                environment, header.serial, header.lineage, info, user, token, run_id=run_id
-            )
+                environment, header.serial, header.lineage, info, user, token, run_id=run_id,
+                door=door, terraform_version=header.terraform_version[:32],
+            )  # fmt: skip
             _record(state, version)
             kept = True
         return WriteResult(decision, version)

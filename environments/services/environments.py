@@ -11,7 +11,8 @@ from accounts.names import validate_name
 from atlas.blobs import delete_blob
 
 from .. import hooks
-from ..models import Environment
+from ..locking import RELEASED, describe, holds
+from ..models import Environment, LockKind
 
 logger = logging.getLogger("atlas.environments")
 
@@ -20,7 +21,14 @@ MAX_REASON = 500
 
 
 class LockError(Exception):
-    """A lock or unlock that the environment's current lock refuses (409)."""
+    """A lock or unlock that the environment's current lock refuses (409).
+
+    `environment` is the row as read under its lock: its holder's details
+    (a client's LockInfo) go into the answer."""
+
+    def __init__(self, message, environment=None):
+        super().__init__(message)
+        self.environment = environment
 
 
 def new_environment(namespace, name, user=None, auto_apply=False):
@@ -108,44 +116,70 @@ def _clean_reason(reason, required):
 
 
 @transaction.atomic
-def lock_environment(environment, user, reason):
-    """Lock by hand: the lock shows `user` as its holder and the reason."""
-    reason = _clean_reason(reason, required=True)
+def lock_environment(
+    environment, user, reason, *, kind=LockKind.MANUAL, lock_id="", operation="", info=None,
+    client="",
+):  # fmt: skip
+    """Take the environment's one lock for `user`; LockError (409) when held.
+
+    By hand (`kind` manual) a reason is required. A client (http backend,
+    TFE workspace lock) passes its lock id, the operation, what it says of
+    itself (`info`, the http backend's LockInfo) and its name and version.
+    """
+    reason = _clean_reason(reason, required=kind == LockKind.MANUAL)
     row = _locked_row(environment)
     if row.locked:
-        raise LockError(
-            f"The environment is already locked by {row.lock_holder}: {row.lock_reason}"
-        )
+        detail = f"{describe(row)}: {row.lock_reason}" if row.lock_reason else describe(row)
+        raise LockError(f"The environment is already locked by {detail}", row)
     now = timezone.now()
-    row.locked, row.lock_reason, row.locked_by, row.locked_at = True, reason, user, now
-    row.save(update_fields=["locked", "lock_reason", "locked_by", "locked_at"])
-    logger.info("Environment %s locked by %s: %s", row.slug, user.username, reason)
+    fields = {
+        **RELEASED,
+        "locked": True,
+        "lock_reason": reason,
+        "locked_by": user,
+        "locked_at": now,
+        "lock_kind": kind,
+        "lock_id": str(lock_id)[:255],
+        "lock_operation": str(operation)[:100],
+        "lock_info": info,
+        "lock_client": str(client)[:200],
+    }
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save(update_fields=list(fields))
+    logger.info("Environment %s locked by %s: %s", row.slug, describe(row), reason)
     return row
 
 
 @transaction.atomic
-def unlock_environment(environment, user, force=False, reason=""):
-    """Release the lock. Releasing a lock someone else holds (a person or a
-    run) needs `force`, and the runs app is told so it can log it."""
+def unlock_environment(environment, user, force=False, reason="", lock_id=None):
+    """Release the lock. The holder releases their own (with the lock's id
+    when the door has one); anything else needs `force`, which only admins
+    are given, and the runs app is told so it can log it. LockError (409)
+    when the lock is not held, or held by someone else without `force`."""
     reason = _clean_reason(reason, required=False)
     row = _locked_row(environment)
     if not row.locked:
-        raise LockError("The environment is not locked.")
+        raise LockError("The environment is not locked.", row)
     holder = row.lock_holder
-    own = row.locked_by_id is not None and row.locked_by_id == user.pk
+    described = describe(row)
+    own = holds(row, user, lock_id)
     if not own and not force:
+        detail = f"{described}: {row.lock_reason}" if row.lock_reason else described
         raise LockError(
-            f"The environment is locked by {holder}: {row.lock_reason}. "
-            "Force the unlock to release a lock someone else holds."
+            f"The environment is locked by {detail}. "
+            "Force the unlock to release a lock someone else holds.",
+            row,
         )
-    row.locked, row.lock_reason, row.locked_by, row.locked_at = False, "", None, None
-    row.save(update_fields=["locked", "lock_reason", "locked_by", "locked_at"])
+    for name, value in RELEASED.items():
+        setattr(row, name, value)
+    row.save(update_fields=list(RELEASED))
     logger.info(
         "Environment %s %sunlocked by %s (held by %s)%s",
         row.slug,
         "" if own else "force-",
         user.username,
-        holder,
+        described,
         f": {reason}" if reason else "",
     )
     if own:

@@ -21,6 +21,7 @@ from atlas.bodies import streams_body
 from environments.lookup import environment_for, find_environment
 from states import selectors, services
 from states.intake import content_md5, read_body
+from states.models import Door
 from states.parsing import MAX_SERIAL, InvalidState, parse_state
 from states.responses import state_response
 from states.rules import Outcome
@@ -126,10 +127,11 @@ class StateView(APIView):
                 user=request.user,
                 token=request_token(request),
                 run_id=run,
+                door=Door.ATLAS,
             )
         except services.ChecksumMismatch as exc:
             raise ParseError({"Content-MD5": [str(exc)]}) from None
-        if result.decision.outcome is Outcome.CONFLICT:
+        if result.decision.outcome in (Outcome.CONFLICT, Outcome.LOCKED):
             raise Conflict(result.decision.reason)
         if result.decision.outcome is Outcome.SERIAL_USED:
             raise Unprocessable({"serial": [result.decision.reason]})
