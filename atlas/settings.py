@@ -403,6 +403,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["atlas.api.schema.drop_undescribed_methods"],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "AtlasToken": {"type": "apiKey", "in": "header", "name": "X-Atlas-Token"}

@@ -26,6 +26,7 @@ from states.parsing import MAX_SERIAL, InvalidState, parse_state
 from states.responses import state_response
 from states.rules import Outcome
 
+from . import http
 from . import serializers as s
 
 MAX_RUN_ID = 128
@@ -80,9 +81,14 @@ class StateListView(generics.ListAPIView):
 
 
 class StateView(APIView):
-    """`/terraform/state/:username/:name`: the head state, as Terraform reads and writes it."""
+    """`/terraform/state/:username/:name`: the head state, as Terraform reads and writes it.
+
+    GET, PUT and DELETE are the atlas backend's; GET, POST, LOCK and UNLOCK
+    the http backend's (`states.api.http`).
+    """
 
     parser_classes = []  # the body is streamed by states.intake, never parsed by DRF
+    http_method_names = [*APIView.http_method_names, "lock", "unlock"]
 
     def run_token_use(self, request):
         """A run reads states (its own, `terraform_remote_state`) and writes its own."""
@@ -109,34 +115,23 @@ class StateView(APIView):
     )
     @streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
     def put(self, request, username, name):
-        check_write(request, username, name)
-        run = run_id(request)
-        md5 = content_md5(request)
-        body = read_body(request)
-        try:
-            header = parse_state(body)
-        except InvalidState as exc:
-            raise ParseError(str(exc)) from None
-        environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
-        try:
-            result = services.write_state(
-                environment,
-                body,
-                header=header,
-                md5=md5,
-                user=request.user,
-                token=request_token(request),
-                run_id=run,
-                door=Door.ATLAS,
-            )
-        except services.ChecksumMismatch as exc:
-            raise ParseError({"Content-MD5": [str(exc)]}) from None
-        if result.decision.outcome in (Outcome.CONFLICT, Outcome.LOCKED):
-            raise Conflict(result.decision.reason)
-        if result.decision.outcome is Outcome.SERIAL_USED:
-            raise Unprocessable({"serial": [result.decision.reason]})
-        # Exactly 200, also for an unchanged body: Terraform 0.11 fails on 201 and 204.
-        return Response({"version": s.StateVersionSerializer(result.version).data}, status=200)
+        return write(request, username, name, Door.ATLAS)
+
+    @extend_schema(
+        operation_id="state_http_write",
+        parameters=[OpenApiParameter("ID", str, description="The lock ID the client holds")],
+        request={"application/json": OpenApiTypes.BINARY},
+        responses={200: s.StateVersionSerializer},
+        description="Terraform's http backend: write the state (`?ID=` while holding the lock).",
+    )
+    def post(self, request, username, name):
+        return write(request, username, name, Door.HTTP, lock_id=http.lock_id_param(request))
+
+    def lock(self, request, username, name):
+        return http.lock(request, username, name)
+
+    def unlock(self, request, username, name):
+        return http.unlock(request, username, name)
 
     @extend_schema(operation_id="state_clear", request=None, responses={200: None, 404: None})
     def delete(self, request, username, name):
@@ -144,6 +139,61 @@ class StateView(APIView):
         if not services.clear_head(environment):
             raise Http404
         return Response(status=200)
+
+
+class HttpLockView(APIView):
+    """`.../lock`: the http backend's lock in GitLab's style (POST locks, DELETE unlocks)."""
+
+    parser_classes = []
+
+    @extend_schema(
+        operation_id="state_http_lock",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, username, name):
+        return http.lock(request, username, name)
+
+    @extend_schema(
+        operation_id="state_http_unlock",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def delete(self, request, username, name):
+        return http.unlock(request, username, name)
+
+
+def write(request, username, name, door, lock_id=None):
+    """A state write through the atlas (PUT) or http (POST) door: one path, one rule."""
+    check_write(request, username, name)
+    run = run_id(request)
+    md5 = content_md5(request)
+    body = read_body(request)
+    try:
+        header = parse_state(body)
+    except InvalidState as exc:
+        raise ParseError(str(exc)) from None
+    environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
+    try:
+        result = services.write_state(
+            environment,
+            body,
+            header=header,
+            md5=md5,
+            user=request.user,
+            token=request_token(request),
+            run_id=run,
+            door=door,
+            lock_id=lock_id,
+        )
+    except services.ChecksumMismatch as exc:
+        raise ParseError({"Content-MD5": [str(exc)]}) from None
+    if result.decision.outcome in (Outcome.CONFLICT, Outcome.LOCKED):
+        raise Conflict(result.decision.reason)
+    if result.decision.outcome is Outcome.SERIAL_USED:
+        raise Unprocessable({"serial": [result.decision.reason]})
+    # Exactly 200, also for an unchanged body: Terraform 0.11 fails on 201 and 204.
+    return Response({"version": s.StateVersionSerializer(result.version).data}, status=200)
 
 
 class VersionListView(generics.GenericAPIView):

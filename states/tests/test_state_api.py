@@ -246,7 +246,7 @@ def test_deleting_the_environment_removes_its_blobs(personas, network, url, isol
 def test_errors_are_json_for_every_status(personas, network, url, anonymous):
     assert anonymous.get(url).status_code == 401
     assert "errors" in anonymous.get(url).json()
-    response = personas.reader.client.post(url, data=b"{}", content_type="application/json")
+    response = personas.reader.client.patch(url, data=b"{}", content_type="application/json")
     assert response.status_code == 405
     assert "errors" in response.json()
 
