@@ -191,3 +191,23 @@ class AuthFailureCount(models.Model):
 
     def __str__(self):
         return f"{self.failures} failures until {self.expires_at:.0f}"
+
+
+class LoginCode(models.Model):
+    """A `terraform login` authorization code (OAuth 2 with PKCE), single use.
+
+    Only a SHA-256 of the code is kept, with what the token request must
+    match: the client, its redirect URI and the PKCE challenge.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    client_id = models.CharField(max_length=64)
+    redirect_uri = models.CharField(max_length=200)
+    code_challenge = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"login code of {self.user} ({self.client_id})"

@@ -142,6 +142,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "atlas.middleware.DatabaseUnavailableMiddleware",
     "atlas.middleware.TrustedProxyMiddleware",
+    "atlas.api.jsonapi.VersionHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The security headers wrap everything below, refusals included.

@@ -1,10 +1,13 @@
-"""Root URLs: /api/v1 from each app's api/urls.py, the web UI, admin, docs."""
+"""Root URLs: /api/v1 and /api/v2 from each app's api/ modules, discovery, the web UI,
+admin, docs."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.api.v2 import AccountDetailsView
 from atlas import views
+from atlas.api.discovery import PingView, discovery
 
 api_v1 = [
     path("", include(("accounts.api.urls", "accounts"), namespace="accounts-api")),
@@ -14,9 +17,21 @@ api_v1 = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
 ]
 
+api_v2 = [
+    path("ping", PingView.as_view(), name="ping"),
+    path("account/details", AccountDetailsView.as_view(), name="account-details"),
+    path(
+        "", include(("environments.api.v2.urls", "environments"), namespace="environments-api-v2")
+    ),
+    path("", include(("states.api.v2_urls", "states"), namespace="states-api-v2")),
+]
+
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("api/v2/", include(api_v2)),
+    re_path(r"^api/v2/", views.api_v2_not_found),
     re_path(r"^api/", views.api_not_found),
+    path(".well-known/terraform.json", discovery, name="discovery"),
     # Swagger UI with its init script served apart: no inline code for the CSP.
     path("api-docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 
+from atlas.api import jsonapi
 from atlas.api.exceptions import NOT_FOUND_MESSAGE, json_error
 
 
@@ -13,6 +14,8 @@ def _is_api(request):
 
 
 def handler404(request, exception=None):
+    if request.path.startswith("/api/v2/"):
+        return jsonapi.json_error(404, NOT_FOUND_MESSAGE)
     if _is_api(request):
         return json_error(404, NOT_FOUND_MESSAGE)
     return page_not_found(request, exception)
@@ -51,3 +54,9 @@ def health(request):
 def api_not_found(request):
     """Anything under /api/ that no route matches, other versions included."""
     return json_error(404, NOT_FOUND_MESSAGE)
+
+
+@csrf_exempt
+def api_v2_not_found(request):
+    """Anything under /api/v2/ that no route matches, as a JSON:API error."""
+    return jsonapi.json_error(404, NOT_FOUND_MESSAGE)

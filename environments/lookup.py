@@ -47,6 +47,23 @@ def environment_for(request, username, name, needed=Level.READ, create=False):
     return environment, level
 
 
+WORKSPACE_PREFIX = "ws-"
+
+
+def workspace_for(request, workspace_id, needed=Level.READ):
+    """(environment, level) of a TFE workspace id (`ws-<id>`), with the same
+    404/403 as `environment_for`."""
+    number = workspace_id.removeprefix(WORKSPACE_PREFIX)
+    if not workspace_id.startswith(WORKSPACE_PREFIX) or not number.isdigit():
+        raise Http404
+    environment = (
+        Environment.objects.select_related("namespace", "locked_by").filter(pk=number).first()
+    )
+    if environment is None:
+        raise Http404
+    return environment, require_level(request, environment.namespace, needed, environment)
+
+
 def create_environment(namespace, name, user=None, auto_apply=False):
     """Create an environment, or return the one a concurrent request just made."""
     try:

@@ -123,3 +123,41 @@ class EnvironmentState(models.Model):
 
     def __str__(self):
         return f"state of {self.environment_id}"
+
+
+class StateUpload(models.Model):
+    """A TFE state version announced before its body arrives.
+
+    `POST /workspaces/:id/state-versions` without an inline `state` answers
+    with two single-use upload URLs, one for the raw state and one for its
+    JSON rendering, each carrying its own secret (only SHA-256 digests are
+    kept). The client PUTs the bodies there without any Authorization
+    header; the raw state is then written as `created_by` through
+    `states.services.write_state`, under the same rules as every door, and
+    `version` records what it became. Until then the state version reads as
+    `pending`.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    serial = models.BigIntegerField()
+    lineage = models.CharField(max_length=128, blank=True)
+    md5 = models.CharField(max_length=32)
+    secret_digest = models.CharField(max_length=64, unique=True, editable=False)
+    json_secret_digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token = models.ForeignKey(
+        "accounts.Token", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    used_at = models.DateTimeField(null=True, blank=True)
+    json_used_at = models.DateTimeField(null=True, blank=True)
+    version = models.ForeignKey(
+        StateVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="uploads"
+    )
+    error = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"upload {self.pk} of {self.environment_id} serial {self.serial}"

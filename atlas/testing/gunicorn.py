@@ -11,7 +11,7 @@ mean the same on both sides. Tests that use it need
 An in-memory SQLite test database cannot be shared with another process:
 on SQLite the test database is a file for the whole session.
 
-`test_ca()` makes a CA and a certificate for 127.0.0.1 and localhost with
+`make_ca()` makes a CA and a certificate for 127.0.0.1 and localhost with
 `trustme`; Terraform trusts it through SSL_CERT_FILE.
 """
 
@@ -59,7 +59,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def test_ca(directory):
+def make_ca(directory):
     """(ca.pem, cert.pem, key.pem) paths of a fresh test CA and server certificate."""
     import trustme
 
@@ -110,7 +110,7 @@ class LiveServer:
 
 @contextmanager
 def live_server(data_dir, tls=None, workers=2, threads=4, **extra_env):
-    """A gunicorn serving the test database; HTTPS when `tls` (from test_ca) is given."""
+    """A gunicorn serving the test database; HTTPS when `tls` (from make_ca) is given."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     key_id = new_key_id()

@@ -6,9 +6,8 @@ got back, with no token: the one-time secret is in the path, because the Go
 client rebuilds the query string of that URL from scratch.
 """
 
-from django.conf import settings
 from django.http import Http404
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import APIException
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Level
 from atlas.api.envelopes import unwrap
+from atlas.api.links import absolute_url
 from atlas.api.pagination import envelope_pagination
 from atlas.bodies import streams_body
 
@@ -37,9 +37,7 @@ def upload_url(request, secret):
     from the request (whose host and scheme honour a proxy's forwarded
     headers only from ATLAS_TRUSTED_PROXIES)."""
     path = reverse("environments-api:configuration-upload", kwargs={"secret": secret})
-    if settings.EXTERNAL_URL:
-        return f"{settings.EXTERNAL_URL}/{path[len(get_script_prefix()) :]}"
-    return request.build_absolute_uri(path)
+    return absolute_url(request, path)
 
 
 def progress_body(version):

@@ -1,0 +1,234 @@
+"""TFE v2: organizations (entitlements), workspaces, and the workspace lock.
+
+Every check goes through `accounts.access` (404 for what the caller may not
+see, 403 for a level too low) and every change through
+`environments.services`, as in /api/v1: the workspace lock is the
+environment's one lock.
+"""
+
+import re
+
+from django.db.models.functions import Lower
+from django.http import Http404
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+
+from accounts.access import namespace_for, require_level
+from accounts.models import Level
+from atlas.api.exceptions import Conflict, Unprocessable
+from atlas.api.jsonapi import V2View, body_data, paginate
+from environments import locking, services
+from environments.models import Environment, LockKind
+
+from ...lookup import workspace_for
+from .shapes import (
+    entitlements_resource,
+    organization_resource,
+    workspace_resource,
+)
+
+MAX_TERRAFORM_VERSION = 32
+USER_AGENT = re.compile(r"\b(Terraform|OpenTofu)/(\S+)")
+
+
+def named_workspace(request, organization, name, needed=Level.READ):
+    namespace, _level = namespace_for(request, organization, Level.READ)
+    environment = (
+        Environment.objects.select_related("namespace", "locked_by")
+        .filter(namespace=namespace, name__iexact=name)
+        .first()
+    )
+    if environment is None:
+        raise Http404
+    return environment, require_level(request, namespace, needed, environment)
+
+
+def client_name(request):
+    """`Terraform 1.6.6`: from the `Terraform-Version` header Terraform sends to
+    the TFE API, else from its User-Agent, else the agent itself."""
+    version = request.META.get("HTTP_TERRAFORM_VERSION", "")
+    if version and len(version) <= 32 and version.isprintable():
+        return f"Terraform {version}"
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    found = USER_AGENT.search(agent)
+    return f"{found.group(1)} {found.group(2)}" if found else agent[:100]
+
+
+def _one(environment, level, status=200):
+    environment.refresh_from_db()
+    return Response({"data": workspace_resource(environment, level)}, status=status)
+
+
+class OrganizationView(V2View):
+    def get(self, request, organization):
+        namespace, level = namespace_for(request, organization, Level.READ)
+        return Response({"data": organization_resource(namespace, level)})
+
+
+class EntitlementsView(V2View):
+    def get(self, request, organization):
+        namespace, _level = namespace_for(request, organization, Level.READ)
+        return Response({"data": entitlements_resource(namespace)})
+
+
+class WorkspaceListView(V2View):
+    """`GET` lists with `search[name]` and pagination; `POST` creates (write)."""
+
+    def get(self, request, organization):
+        namespace, level = namespace_for(request, organization, Level.READ)
+        rows = (
+            Environment.objects.filter(namespace=namespace)
+            .select_related("namespace", "locked_by")
+            .order_by(Lower("name"), "pk")
+        )
+        search = request.query_params.get("search[name]", "")
+        if search:
+            rows = rows.filter(name__icontains=search)
+        if request.query_params.get("search[tags]"):
+            rows = rows.none()  # workspaces have no tags here
+        page, meta = paginate(request, rows)
+        return Response({"data": [workspace_resource(e, level) for e in page], "meta": meta})
+
+    def post(self, request, organization):
+        namespace, level = namespace_for(request, organization, Level.WRITE)
+        _data, attributes = body_data(request, "workspaces")
+        name = attributes.get("name")
+        if not isinstance(name, str) or not name:
+            raise Unprocessable({"name": ["can't be blank"]})
+        environment = services.new_environment(namespace, name, request.user)
+        _set_terraform_version(environment, attributes)
+        environment.namespace = namespace
+        return _one(environment, level, status=201)
+
+
+def _set_terraform_version(environment, attributes):
+    version = attributes.get("terraform-version")
+    if version is None:
+        return
+    if not isinstance(version, str) or len(version) > MAX_TERRAFORM_VERSION:
+        raise Unprocessable({"terraform-version": ["must be a version string"]})
+    Environment.objects.filter(pk=environment.pk).update(terraform_version=version)
+
+
+class NamedWorkspaceView(V2View):
+    def get(self, request, organization, name):
+        environment, level = named_workspace(request, organization, name)
+        return Response({"data": workspace_resource(environment, level)})
+
+    def delete(self, request, organization, name):
+        environment, _level = named_workspace(request, organization, name, Level.ADMIN)
+        services.delete_environment(environment, request.user)
+        return Response(status=204)
+
+
+class WorkspaceView(V2View):
+    def get(self, request, workspace_id):
+        environment, level = workspace_for(request, workspace_id)
+        return Response({"data": workspace_resource(environment, level)})
+
+    def patch(self, request, workspace_id):
+        """`terraform-version` needs write (`cloud` sets it after creating a
+        workspace); any other setting admin."""
+        environment, level = workspace_for(request, workspace_id, Level.WRITE)
+        _data, attributes = body_data(request, "workspaces")
+        others = set(attributes) - {"terraform-version", "name"}
+        if others:
+            require_level(request, environment.namespace, Level.ADMIN, environment)
+        if "name" in attributes and attributes["name"] != environment.name:
+            raise Unprocessable({"name": ["cannot be changed"]})
+        if "auto-apply" in attributes:
+            services.set_auto_apply(environment, attributes["auto-apply"] is True)
+        _set_terraform_version(environment, attributes)
+        return _one(environment, level)
+
+    def delete(self, request, workspace_id):
+        environment, _level = workspace_for(request, workspace_id, Level.ADMIN)
+        services.delete_environment(environment, request.user)
+        return Response(status=204)
+
+
+class SafeDeleteView(V2View):
+    def post(self, request, workspace_id):
+        environment, _level = workspace_for(request, workspace_id, Level.ADMIN)
+        if environment.locked:
+            raise Conflict(f"The workspace is locked by {locking.describe(environment)}.")
+        services.delete_environment(environment, request.user)
+        return Response(status=204)
+
+
+def _reason(request):
+    """The lock reason: `{"reason": ...}`, its JSON:API wrapping, or nothing."""
+    data = request.data
+    if not isinstance(data, dict):
+        return ""
+    if isinstance(data.get("data"), dict):
+        data = data["data"].get("attributes") or data["data"]
+    reason = data.get("reason", "") if isinstance(data, dict) else ""
+    if not isinstance(reason, str):
+        raise ParseError({"reason": ["must be a string"]})
+    return reason
+
+
+class LockView(V2View):
+    def post(self, request, workspace_id):
+        environment, level = workspace_for(request, workspace_id, Level.WRITE)
+        try:
+            services.lock_environment(
+                environment,
+                request.user,
+                _reason(request) or "Locked through the TFE API",
+                kind=LockKind.TFE,
+                lock_id=f"{environment.namespace.name}/{environment.name}",
+                operation="workspace lock",
+                client=client_name(request),
+            )
+        except services.LockError as exc:
+            raise Conflict(str(exc)) from None
+        return _one(environment, level)
+
+
+def _unlock_refusal(environment):
+    """go-tfe tells these apart by their words: "is locked by Run/User"."""
+    kind = environment.lock_kind or ("run" if environment.locked_by_id is None else "")
+    who = "Run" if kind == LockKind.RUN else f"User {environment.lock_holder}"
+    return (
+        f"Unable to unlock workspace. The workspace is locked by {who} "
+        f"({locking.describe(environment)}); only its holder may unlock it, or an admin "
+        "may force-unlock it."
+    )
+
+
+class UnlockView(V2View):
+    def post(self, request, workspace_id):
+        environment, level = workspace_for(request, workspace_id, Level.WRITE)
+        if not environment.locked:
+            raise Conflict("Unable to unlock workspace. The workspace is not locked.")
+        if not locking.holds(environment, request.user):
+            raise Conflict(_unlock_refusal(environment))
+        try:
+            services.unlock_environment(environment, request.user)
+        except services.LockError as exc:
+            raise Conflict(str(exc)) from None
+        return _one(environment, level)
+
+
+class ForceUnlockView(V2View):
+    def post(self, request, workspace_id):
+        environment, level = workspace_for(request, workspace_id, Level.ADMIN)
+        if not environment.locked:
+            raise Conflict("The workspace is not locked.")
+        try:
+            services.unlock_environment(
+                environment, request.user, force=True, reason="force-unlock through the TFE API"
+            )
+        except services.LockError as exc:
+            raise Conflict(str(exc)) from None
+        return _one(environment, level)
+
+
+class VariablesView(V2View):
+    """Variables of local-execution workspaces stay on the client: none here."""
+
+    def get(self, request, workspace_id):
+        workspace_for(request, workspace_id, Level.WRITE)
+        return Response({"data": []})

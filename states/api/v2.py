@@ -1,0 +1,339 @@
+"""TFE v2 state versions and their outputs: the `remote` backend and `cloud {}`.
+
+A state version of the TFE API is one of our stored versions (`sv-<id>`),
+or, before its body arrives, a pending upload (`svu-<id>`). Writes go
+through `states.services.write_state` like every door's: the environment's
+lock (the workspace lock of the same user lets the write through) and the
+conflict rule decide, and a refusal is a 409 with nothing stored.
+
+- inline (Terraform up to 1.5): `state` in the creation body, base64;
+- upload (1.6+): no `state`; the answer carries two single-use URLs with
+  their own secrets, and the client PUTs the raw state and its JSON
+  rendering there without any Authorization header. The JSON rendering is
+  accepted and dropped: the server reads outputs from the state itself.
+"""
+
+import base64
+import binascii
+import json
+import re
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+
+from accounts.access import request_token, require_level
+from accounts.models import Level
+from atlas.api.exceptions import Conflict, Unprocessable
+from atlas.api.jsonapi import V2View, json_error, relation, resource, timestamp
+from atlas.api.links import absolute_url
+from environments.lookup import workspace_for
+from states import services, uploads
+from states.intake import read_body
+from states.models import Door, EnvironmentState, StateUpload, StateVersion
+from states.outputs import state_outputs
+from states.parsing import MAX_SERIAL, InvalidState, parse_state
+from states.responses import state_response
+from states.rules import Outcome
+
+VERSION_PREFIX = "sv-"
+UPLOAD_PREFIX = "svu-"
+OUTPUT_ID = re.compile(r"^wsout-(\d+)-([A-Za-z0-9_-]{1,200})$")
+MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+MAX_JSON_STATE_BYTES_FACTOR = 4  # the JSON rendering is larger than the state
+
+
+def _number(identifier, prefix):
+    rest = identifier.removeprefix(prefix)
+    if not identifier.startswith(prefix) or not rest.isdigit():
+        return None
+    return int(rest)
+
+
+def version_resource(request, version, environment):
+    path = reverse("states-api-v2:download", kwargs={"version_id": f"{VERSION_PREFIX}{version.pk}"})
+    return resource(
+        "state-versions",
+        f"{VERSION_PREFIX}{version.pk}",
+        {
+            "serial": version.serial,
+            "lineage": version.lineage,
+            "md5": version.md5,
+            "size": version.size,
+            "status": "finished",
+            "created-at": timestamp(version.created_at),
+            "hosted-state-download-url": absolute_url(request, path),
+            "hosted-json-state-download-url": None,
+            "resources-processed": True,
+            "state-version": 4,
+            "terraform-version": version.terraform_version,
+            "vcs-commit-sha": None,
+            "vcs-commit-url": None,
+        },
+        relationships={"workspace": relation("workspaces", f"ws-{environment.pk}")},
+    )
+
+
+def pending_resource(request, upload, raw_secret=None, json_secret=None):
+    attributes = {
+        "serial": upload.serial,
+        "lineage": upload.lineage,
+        "md5": upload.md5,
+        "size": 0,
+        "status": "pending",
+        "created-at": timestamp(upload.created_at),
+        "resources-processed": False,
+        "hosted-state-download-url": None,
+    }
+    if raw_secret:
+        attributes["hosted-state-upload-url"] = absolute_url(
+            request, reverse("states-api-v2:upload", kwargs={"secret": raw_secret})
+        )
+        attributes["hosted-json-state-upload-url"] = absolute_url(
+            request, reverse("states-api-v2:upload-json", kwargs={"secret": json_secret})
+        )
+    return resource(
+        "state-versions",
+        f"{UPLOAD_PREFIX}{upload.pk}",
+        attributes,
+        relationships={"workspace": relation("workspaces", f"ws-{upload.environment_id}")},
+    )
+
+
+def _head(environment):
+    state = EnvironmentState.objects.select_related("head").filter(pk=environment.pk).first()
+    return state.head if state is not None else None
+
+
+def _refused(decision):
+    if decision.outcome is Outcome.SERIAL_USED:
+        raise Unprocessable({"serial": [decision.reason]})
+    raise Conflict(decision.reason)
+
+
+def _creation_attributes(request):
+    """serial, md5, lineage and the optional inline state of a creation body."""
+    limit = settings.ATLAS_MAX_STATE_BYTES * 4 // 3 + 64 * 1024
+    raw = bytes(read_body(request, limit=limit))
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ParseError("The body is not valid JSON.") from None
+    data = document.get("data") if isinstance(document, dict) else None
+    attributes = data.get("attributes") if isinstance(data, dict) else None
+    if not isinstance(attributes, dict):
+        raise ParseError("The body must be a JSON:API document with data.attributes.")
+    serial = attributes.get("serial")
+    if not isinstance(serial, int) or isinstance(serial, bool) or not 0 <= serial <= MAX_SERIAL:
+        raise Unprocessable({"serial": ["must be a non-negative integer"]})
+    md5 = attributes.get("md5")
+    if not isinstance(md5, str) or not MD5_HEX.match(md5):
+        raise Unprocessable({"md5": ["must be the hex MD5 of the state"]})
+    lineage = attributes.get("lineage") or ""
+    if not isinstance(lineage, str) or len(lineage) > 128:
+        raise Unprocessable({"lineage": ["must be a string of at most 128 characters"]})
+    state = attributes.get("state")
+    if state is not None:
+        if not isinstance(state, str):
+            raise Unprocessable({"state": ["must be the base64 of the state"]})
+        try:
+            state = base64.b64decode(state, validate=True)
+        except (binascii.Error, ValueError):
+            raise Unprocessable({"state": ["must be the base64 of the state"]}) from None
+    return serial, md5, lineage, state
+
+
+class StateVersionsView(V2View):
+    """`POST /workspaces/:id/state-versions`: inline, or announced for upload."""
+
+    parser_classes = []
+
+    def post(self, request, workspace_id):
+        environment, _level = workspace_for(request, workspace_id, Level.WRITE)
+        serial, md5, lineage, state = _creation_attributes(request)
+        user, token = request.user, request_token(request)
+        if state is None:
+            decision = uploads.precheck(environment, serial, lineage, md5, user, token)
+            if decision.refused:
+                _refused(decision)
+            upload, raw, rendered = uploads.announce(environment, serial, lineage, md5, user, token)
+            return Response({"data": pending_resource(request, upload, raw, rendered)}, 201)
+        version = _write(environment, state, md5, user, token)
+        return Response({"data": version_resource(request, version, environment)}, 201)
+
+
+def _write(environment, body, md5, user, token):
+    try:
+        header = parse_state(body)
+        result = services.write_state(
+            environment, body, header=header, md5=md5, user=user, token=token, door=Door.TFE
+        )
+    except InvalidState as exc:
+        raise Unprocessable({"state": [str(exc)]}) from None
+    except services.ChecksumMismatch as exc:
+        raise Unprocessable({"md5": [str(exc)]}) from None
+    if result.decision.refused:
+        _refused(result.decision)
+    return result.version
+
+
+class CurrentStateVersionView(V2View):
+    def get(self, request, workspace_id):
+        environment, _level = workspace_for(request, workspace_id, Level.READ)
+        head = _head(environment)
+        if head is None:
+            raise Http404
+        return Response({"data": version_resource(request, head, environment)})
+
+
+def _version_for(request, version_id):
+    """(version or None, upload or None, environment) of an id the caller may read."""
+    number = _number(version_id, VERSION_PREFIX)
+    if number is not None:
+        version = StateVersion.objects.select_related("environment__namespace").filter(pk=number)
+        version = version.first()
+        if version is None:
+            raise Http404
+        require_level(request, version.environment.namespace, Level.READ, version.environment)
+        return version, None, version.environment
+    number = _number(version_id, UPLOAD_PREFIX)
+    upload = (
+        StateUpload.objects.select_related("environment__namespace", "version")
+        .filter(pk=number)
+        .first()
+        if number is not None
+        else None
+    )
+    if upload is None:
+        raise Http404
+    require_level(request, upload.environment.namespace, Level.READ, upload.environment)
+    return upload.version, upload, upload.environment
+
+
+class StateVersionView(V2View):
+    def get(self, request, version_id):
+        version, upload, environment = _version_for(request, version_id)
+        if version is not None:
+            return Response({"data": version_resource(request, version, environment)})
+        if upload.error:
+            raise Conflict(upload.error)
+        return Response({"data": pending_resource(request, upload)})
+
+
+class DownloadView(V2View):
+    def get(self, request, version_id):
+        version, _upload, _environment = _version_for(request, version_id)
+        if version is None:
+            raise Http404
+        return state_response(version)
+
+
+def output_resource(version, output, reveal):
+    value = output.value if reveal or not output.sensitive else None
+    return resource(
+        "state-version-outputs",
+        f"wsout-{version.pk}-{output.name}",
+        {
+            "name": output.name,
+            "sensitive": output.sensitive,
+            "type": output.type,
+            "value": value,
+            "detailed-type": output.detailed_type,
+        },
+    )
+
+
+class CurrentOutputsView(V2View):
+    """Outputs of the head; sensitive values are null here (read them one by one)."""
+
+    def get(self, request, workspace_id):
+        environment, _level = workspace_for(request, workspace_id, Level.READ)
+        head = _head(environment)
+        if head is None:
+            raise Http404
+        items = [output_resource(head, o, reveal=False) for o in state_outputs(head)]
+        return Response({"data": items})
+
+
+class VersionOutputsView(V2View):
+    def get(self, request, version_id):
+        version, _upload, _environment = _version_for(request, version_id)
+        if version is None:
+            raise Http404
+        items = [output_resource(version, o, reveal=False) for o in state_outputs(version)]
+        return Response({"data": items})
+
+
+class OutputView(V2View):
+    """One output with its value, sensitive or not: whoever reads the state reads it."""
+
+    def get(self, request, output_id):
+        found = OUTPUT_ID.match(output_id)
+        if not found:
+            raise Http404
+        version, _upload, _environment = _version_for(request, f"{VERSION_PREFIX}{found[1]}")
+        for output in state_outputs(version):
+            if output.name == found[2]:
+                return Response({"data": output_resource(version, output, reveal=True)})
+        raise Http404
+
+
+@csrf_exempt
+def upload(request, secret):
+    """`PUT` of the raw state at its single-use URL (no Authorization)."""
+    if request.method != "PUT":
+        return json_error(405, "Upload with PUT.")
+    claimed = uploads.claim(secret)
+    if claimed is None:
+        return json_error(404, "Not found.")
+    try:
+        body = read_body(request)
+        header = parse_state(body)
+        result = services.write_state(
+            claimed.environment,
+            body,
+            header=header,
+            md5=claimed.md5,
+            user=claimed.created_by,
+            token=claimed.token,
+            door=Door.TFE,
+        )
+    except InvalidState as exc:
+        uploads.landed(claimed, error=str(exc))
+        return json_error(422, str(exc))
+    except services.ChecksumMismatch as exc:
+        uploads.landed(claimed, error=str(exc))
+        return json_error(422, str(exc))
+    except Exception as exc:  # read_body's 400/413 and the like
+        status = getattr(exc, "status_code", None)
+        if status is None:
+            raise
+        uploads.landed(claimed, error=str(getattr(exc, "detail", exc)))
+        return json_error(status, str(getattr(exc, "detail", exc)))
+    if result.decision.refused:
+        uploads.landed(claimed, error=result.decision.reason)
+        status = 422 if result.decision.outcome is Outcome.SERIAL_USED else 409
+        return json_error(status, result.decision.reason)
+    uploads.landed(claimed, version=result.version)
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+def upload_json(request, secret):
+    """`PUT` of the state's JSON rendering: accepted once, and dropped."""
+    if request.method != "PUT":
+        return json_error(405, "Upload with PUT.")
+    if uploads.claim(secret, json=True) is None:
+        return json_error(404, "Not found.")
+    limit = settings.ATLAS_MAX_STATE_BYTES * MAX_JSON_STATE_BYTES_FACTOR
+    try:
+        read_body(request, limit=limit)
+    except Exception as exc:
+        status = getattr(exc, "status_code", None)
+        if status is None:
+            raise
+        return json_error(status, str(getattr(exc, "detail", exc)))
+    return HttpResponse(status=200)
