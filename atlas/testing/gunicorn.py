@@ -138,6 +138,15 @@ def live_server(data_dir, tls=None, workers=2, threads=4, **extra_env):
     ]  # fmt: skip
     if tls:
         command += ["--certfile", str(tls.cert), "--keyfile", str(tls.key)]
+    # Pages need the static files' manifest (whitenoise serves the hashed names).
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     log = open(data_dir / "gunicorn.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True

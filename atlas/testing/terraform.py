@@ -121,6 +121,9 @@ def terraform_1_6_6():
     return target
 
 
+# By absolute path: a test may give Terraform a PATH without the usual tools.
+TIMEOUT = shutil.which("timeout") or "/usr/bin/timeout"
+
 BINARIES = {"0.11.11": terraform_0_11, "1.0.3": terraform_1_0_3, "1.6.6": terraform_1_6_6}
 
 
@@ -163,7 +166,7 @@ class Terraform:
     def popen(self, *args, input_text=None, timeout=180):
         """Start a command in the background (kill it with `.kill()`)."""
         return subprocess.Popen(
-            ["timeout", "-k", "5", str(timeout), self.command, *args],
+            [TIMEOUT, "-k", "5", str(timeout), self.command, *args],
             cwd=self.directory,
             env=self.env,
             stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
@@ -181,7 +184,7 @@ class Terraform:
 
     def __call__(self, *args, check=True, timeout=180, input_text=None):
         result = subprocess.run(
-            ["timeout", "-k", "5", str(timeout), self.command, *args],
+            [TIMEOUT, "-k", "5", str(timeout), self.command, *args],
             cwd=self.directory,
             env=self.env,
             input=input_text,
