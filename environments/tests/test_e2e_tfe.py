@@ -3,6 +3,8 @@ gunicorn over HTTPS with a test CA: discovery, workspaces created on first
 use, apply, outputs (sensitive too), state pull, the workspace lock, a
 crashed client's lock broken by an admin, and `terraform workspace list`."""
 
+import base64
+import hashlib
 import json
 
 import pytest
@@ -170,3 +172,112 @@ def test_cloud_workspace_list_names_the_configured_workspace(live, personas, tmp
     terraform = client(tmp_path, "1.6.6", live, personas.writer.token, "cloud-list")
     terraform.init()
     assert "network" in terraform("workspace", "list", "-no-color").stdout
+
+
+ATLAS_0_11 = """
+terraform {{
+  backend "atlas" {{
+    name    = "acme/upgrade"
+    address = "{url}"
+  }}
+}}
+
+variable "cidr" {{ default = "10.0.0.0/16" }}
+
+output "vpc_cidr" {{ value = "${{var.cidr}}" }}
+"""
+
+HTTP_1X = """
+terraform {{
+  backend "http" {{
+    address        = "{url}/api/v1/terraform/state/acme/upgrade"
+    lock_address   = "{url}/api/v1/terraform/state/acme/upgrade"
+    unlock_address = "{url}/api/v1/terraform/state/acme/upgrade"
+    username       = "writer"
+  }}
+}}
+
+variable "cidr" {{ default = "10.0.0.0/16" }}
+
+output "vpc_cidr" {{ value = var.cidr }}
+"""
+
+
+def test_the_upgrade_path_from_0_11_atlas_to_1_6_6_http_and_cloud_keeps_one_history(
+    live, personas, tmp_path
+):
+    url = f"https://{host(live)}"
+    old = Terraform(
+        tmp_path / "old",
+        "0.11.11",
+        ATLAS_0_11.format(url=url),
+        ca=live.ca,
+        env={"ATLAS_TOKEN": personas.writer.token},
+    )
+    old.init()
+    old.apply()
+    old.apply("-var", "cidr=10.1.0.0/16")
+    (tmp_path / "old.tfstate").write_text(old("state", "pull").stdout)
+
+    http = Terraform(
+        tmp_path / "http",
+        "1.6.6",
+        HTTP_1X.format(url=url),
+        ca=live.ca,
+        env={"TF_HTTP_PASSWORD": personas.writer.token},
+    )
+    http.init()
+    assert json.loads(http("state", "pull").stdout)["serial"] == versions("upgrade")[-1].serial
+    http.apply("-var", "cidr=10.2.0.0/16")
+
+    block = BLOCKS["1.6.6"].format(host=host(live), workspaces='name = "upgrade"')
+    cloud = Terraform(
+        tmp_path / "cloud",
+        "1.6.6",
+        NETWORK.format(block=block),
+        ca=live.ca,
+        cli_config=credentials(live, personas.writer.token),
+    )
+    cloud.init()
+    assert "10.2.0.0/16" in cloud("output", "-raw", "vpc_cidr").stdout
+    cloud.apply("-var", "cidr=10.3.0.0/16")
+
+    history = versions("upgrade")
+    assert [v.serial for v in history] == list(range(history[0].serial, history[0].serial + 4))
+    assert len({v.lineage for v in history}) == 1
+    assert [(v.door, v.terraform_version) for v in history] == [
+        (Door.ATLAS, "0.11.11"),
+        (Door.ATLAS, "0.11.11"),
+        (Door.HTTP, "1.6.6"),
+        (Door.TFE, "1.6.6"),
+    ]
+
+    # Terraform 0.11 itself stops before writing: it cannot read the 1.x state.
+    refused = old("state", "push", "-force", str(tmp_path / "old.tfstate"), check=False)
+    assert refused.returncode == 1
+    assert "does not support state version 4" in refused.stdout + refused.stderr
+    # What its atlas backend would send for the older state is refused with a clear 409.
+    body = (tmp_path / "old.tfstate").read_bytes()
+    answer = requests_session(live).put(
+        f"{url}/api/v1/terraform/state/acme/upgrade",
+        data=body,
+        headers={
+            "X-Atlas-Token": personas.writer.token,
+            "Content-Type": "application/json",
+            "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 409
+    message = answer.json()["errors"]["base"][0]
+    assert f"lower than the stored serial {history[-1].serial}" in message
+    assert versions("upgrade") == history
+
+
+def requests_session(live):
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
+    session.verify = str(live.ca)
+    return session
