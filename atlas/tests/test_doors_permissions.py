@@ -185,10 +185,7 @@ def call(world, caller, method, url, body):
     if caller != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {world['tokens'][caller]}")
     url = url.format(**world)
-    if isinstance(body, bytes):
-        data = body
-    else:
-        data = b"" if body is None else json.dumps(body).encode()
+    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body else b""
     return client.generic(method, url, data, content_type="application/json")
 
 
