@@ -12,6 +12,7 @@ from accounts.models import Level, Membership, Namespace
 from accounts.privileges import readable_namespaces_q
 from atlas.blobs import open_blob
 
+from .. import doors
 from ..api.serializers import with_latest_version
 from ..forms import (
     AutoApplyForm,
@@ -81,6 +82,8 @@ def overview(request, username, name):
             "versions": versions,
             "state_head": state_head(environment),
             "variable_count": environment.variables.count(),
+            "doors": doors.snippets(request, environment),
+            "holds_lock": environment.locked and environment.locked_by_id == request.user.pk,
         }
     )
     return render(request, "environments/overview.html", context)
