@@ -92,6 +92,8 @@ DEBUG = env_bool("DEBUG", False)
 
 EXTERNAL_URL = env_str("ATLAS_EXTERNAL_URL").rstrip("/")
 PORT = env_int("PORT", 8000)
+# `make serve` over HTTPS with a local CA kept in the data directory (atlas/tls.py).
+ATLAS_SERVE_TLS = env_bool("ATLAS_SERVE_TLS", False)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 if EXTERNAL_URL:

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from accounts.bootstrap import create_first_admin
+from atlas.tls import local_tls
 
 # The access log names the path without its query string, so nothing a client
 # puts in a URL by mistake (a token) ends up in the logs.
@@ -56,10 +57,21 @@ class Command(BaseCommand):
             "--access-logformat",
             ACCESS_LOG_FORMAT,
         ]
+        scheme = "http"
+        if settings.ATLAS_SERVE_TLS:
+            tls = local_tls(settings.DATA_DIR / "tls")
+            web += ["--certfile", str(tls.cert), "--keyfile", str(tls.key)]
+            scheme = "https"
+            self.stdout.write(
+                'HTTPS with a local CA. For Terraform (cloud {}, backend "remote", '
+                "terraform login):\n"
+                f"  export SSL_CERT_FILE={tls.ca}\n"
+                f"  terraform login localhost:{port}\n"
+            )
         children = [subprocess.Popen(web)]
         if not no_worker:
             children.append(subprocess.Popen([sys.executable, "manage.py", "run_worker"]))
-        self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl-C stops)\n")
+        self.stdout.write(f"Serving on {scheme}://{host}:{port}/ (Ctrl-C stops)\n")
         self._supervise(children)
 
     def _supervise(self, children):
