@@ -23,7 +23,7 @@ class VariableInline(admin.TabularInline):
 
 @admin.register(Environment)
 class EnvironmentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "auto_apply", "locked", "lock_reason", "updated_at"]
+    list_display = ["__str__", "auto_apply", "locked", "lock_kind", "lock_reason", "updated_at"]
     list_filter = ["auto_apply", "locked"]
     search_fields = ["name", "namespace__name"]
     list_select_related = ["namespace"]

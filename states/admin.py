@@ -3,7 +3,7 @@ them through the state page) and the head changes only through the API rules."""
 
 from django.contrib import admin
 
-from .models import EnvironmentState, StateVersion
+from .models import EnvironmentState, StateUpload, StateVersion
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -22,10 +22,12 @@ class StateVersionAdmin(ReadOnlyAdmin):
         "lineage",
         "size",
         "source",
+        "door",
+        "terraform_version",
         "created_by",
         "created_at",
     ]
-    list_filter = ["source"]
+    list_filter = ["source", "door"]
     list_select_related = ["environment__namespace", "created_by"]
     search_fields = ["environment__name", "environment__namespace__name", "lineage", "run_id"]
     ordering = ["-created_at"]
@@ -37,3 +39,13 @@ class EnvironmentStateAdmin(ReadOnlyAdmin):
     list_select_related = ["environment__namespace", "head"]
     search_fields = ["environment__name", "environment__namespace__name"]
     ordering = ["-updated_at"]
+
+
+@admin.register(StateUpload)
+class StateUploadAdmin(ReadOnlyAdmin):
+    """TFE state versions announced for upload; their secrets are digests only."""
+
+    list_display = ["environment", "serial", "created_by", "created_at", "used_at", "version"]
+    list_select_related = ["environment__namespace", "created_by", "version"]
+    exclude = ["secret_digest", "json_secret_digest"]
+    ordering = ["-created_at"]

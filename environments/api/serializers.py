@@ -19,9 +19,16 @@ def with_latest_version(queryset):
 
 
 class LockSerializer(serializers.Serializer):
+    """The one lock: who holds it, through which door and client, doing what, since when."""
+
     holder = serializers.CharField(source="lock_holder")
     reason = serializers.CharField(source="lock_reason")
     locked_at = serializers.DateTimeField()
+    kind = serializers.CharField(source="lock_kind")
+    client = serializers.CharField(source="lock_client")
+    operation = serializers.CharField(source="lock_operation")
+    id = serializers.CharField(source="lock_id")
+    description = serializers.CharField(source="lock_description")
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):

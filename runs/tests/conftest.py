@@ -11,16 +11,14 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from atlas.keys import key_ring
+from atlas.testing.live import database_url  # also makes the SQLite test database a file
 from runs.models import Run
 
 from . import factories
@@ -28,12 +26,6 @@ from . import factories
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent.parent
 FAKE_TERRAFORM = HERE / "fake_terraform.sh"
-
-_default = settings.DATABASES["default"]
-if _default["ENGINE"].endswith("sqlite3") and not (_default.get("TEST") or {}).get("NAME"):
-    _default.setdefault("TEST", {})["NAME"] = os.path.join(
-        tempfile.gettempdir(), f"atlas-test-{os.getpid()}.sqlite3"
-    )
 
 
 @pytest.fixture
@@ -54,15 +46,6 @@ def fake_terraform(settings):
     settings.ATLAS_RUN_HEARTBEAT_SECONDS = 1
     settings.ATLAS_RUN_CANCEL_GRACE_SECONDS = 2
     return FAKE_TERRAFORM
-
-
-def database_url():
-    """The URL of the database this test process uses (the test database)."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Workers:

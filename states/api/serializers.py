@@ -40,6 +40,8 @@ class StateVersionSerializer(serializers.ModelSerializer):
             "run",
             "source",
             "rolled_back_from",
+            "door",
+            "terraform_version",
         ]
 
     def get_created_by(self, version) -> str | None:

@@ -260,6 +260,8 @@ def test_a_list_of_the_version_fields_is_returned_on_put(personas, network, url)
         "md5",
         "sha256",
         "size",
+        "door",
+        "terraform_version",
         "created_at",
         "created_by",
         "run",
@@ -267,4 +269,5 @@ def test_a_list_of_the_version_fields_is_returned_on_put(personas, network, url)
         "rolled_back_from",
     }
     assert (version["created_by"], version["run"], version["source"]) == ("writer", "r1", "api")
+    assert (version["door"], version["terraform_version"]) == ("atlas", "0.11.11")
     assert json.loads(personas.reader.client.get(url).content)["serial"] == 1
