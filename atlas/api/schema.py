@@ -25,5 +25,11 @@ UNDESCRIBED_METHODS = {"LOCK", "UNLOCK"}
 
 
 def drop_undescribed_methods(endpoints):
-    """drf-spectacular preprocessing hook: leave out methods OpenAPI has no name for."""
-    return [endpoint for endpoint in endpoints if endpoint[2] not in UNDESCRIBED_METHODS]
+    """drf-spectacular preprocessing hook: the schema describes /api/v1 only
+    (the TFE v2 API is Terraform Cloud's, documented there and in the
+    README), without methods OpenAPI has no name for."""
+    return [
+        endpoint
+        for endpoint in endpoints
+        if endpoint[0].startswith("/api/v1/") and endpoint[2] not in UNDESCRIBED_METHODS
+    ]

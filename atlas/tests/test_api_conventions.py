@@ -6,12 +6,21 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/api/v2/user", "/api/v1/nothing-here", "/api/"])
+@pytest.mark.parametrize("path", ["/api/v3/user", "/api/v1/nothing-here", "/api/"])
 def test_unknown_api_paths_are_json_404s(anonymous, path):
     response = anonymous.get(path)
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"errors": {"base": ["Not found."]}}
+
+
+def test_unknown_paths_under_api_v2_are_json_api_404s(anonymous):
+    response = anonymous.get("/api/v2/user")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/vnd.api+json"
+    assert response.json() == {
+        "errors": [{"status": "404", "title": "not found", "detail": "Not found."}]
+    }
 
 
 def test_a_wrong_method_is_a_json_405(personas):
