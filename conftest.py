@@ -10,7 +10,7 @@ from accounts.models import Level
 from accounts.tests.factories import UserFactory, member, organization, token_for
 from atlas.keys import reset_key_ring
 
-pytest_plugins = ["atlas.testing.browser", "atlas.testing.s3"]
+pytest_plugins = ["atlas.testing.browser", "atlas.testing.s3", "atlas.testing.gunicorn"]
 
 
 @pytest.fixture(autouse=True)

@@ -16,15 +16,14 @@ import base64
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+import bench_get
 import common
 import statefile
 
@@ -61,34 +60,11 @@ def cpu_seconds(pids):
 
 
 def get_load(port, request_bytes, expected_length, seconds, clients):
-    """(requests, elapsed) of GETs; every answer must be a 200 of the expected size."""
-    stop = time.monotonic() + seconds
-    counts = [0] * clients
-    errors = []
-
-    def client(index):
-        buffer = bytearray(expected_length + 4096)
-        view = memoryview(buffer)
-        while time.monotonic() < stop:
-            with socket.create_connection(("127.0.0.1", port)) as sock:
-                sock.sendall(request_bytes)
-                received = 0
-                while got := sock.recv_into(view[received:]):
-                    received += got
-            if not buffer.startswith(b"HTTP/1.1 200") or received < expected_length:
-                errors.append(bytes(buffer[:200]))
-                return
-            counts[index] += 1
-
+    """(requests, elapsed) of GETs with bench_get's clients."""
     started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise RuntimeError(f"bad responses: {errors[:2]}")
-    return sum(counts), time.monotonic() - started
+    rate = bench_get.load(port, request_bytes, expected_length, seconds, clients)
+    elapsed = time.monotonic() - started
+    return round(rate * elapsed), elapsed
 
 
 def write_load(port, method, path, headers, body, serial, count):

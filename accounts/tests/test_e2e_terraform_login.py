@@ -11,12 +11,11 @@ import json
 import re
 
 import pytest
-import requests
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import Token
 from accounts.tests.factories import PASSWORD
-from atlas.testing.gunicorn import live_server, make_ca
+from atlas.testing.gunicorn import https_session
 from atlas.testing.terraform import Terraform
 from states.models import StateVersion
 
@@ -36,28 +35,14 @@ output "greeting" {{ value = "hello" }}
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_ca(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tls):
-    with live_server(tmp_path_factory.mktemp("login"), tls=tls) as live:
-        yield live
-
-
 @pytest.fixture
-def live(server, settings, isolated_data):
-    server.share_with_test_process(settings)
-    return server
+def live(live_https):
+    return live_https
 
 
 def signed_in(live, base, username):
     """A requests session signed in at `base` through the login form, trusting the test CA."""
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
-    session.verify = str(live.ca)
+    session = https_session(live)
     page = session.get(f"{base}/login", timeout=30)
     response = session.post(
         f"{base}/login",
@@ -136,9 +121,7 @@ def test_terraform_login_then_cloud_with_the_stored_token(live, personas, tmp_pa
 
 
 def test_the_consent_page_sends_a_stranger_to_sign_in_first_and_back(live, personas):
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(live.ca)
+    session = https_session(live)
     authorize = (
         f"{live.url}/terraform-login/authorize?client_id=terraform-cli&response_type=code"
         "&code_challenge=abc&code_challenge_method=S256&state=s"

@@ -13,6 +13,9 @@ on SQLite the test database is a file for the whole session.
 
 `make_ca()` makes a CA and a certificate for 127.0.0.1 and localhost with
 `trustme`; Terraform trusts it through SSL_CERT_FILE.
+
+As a pytest plugin it gives a test module one server: `live_http` or
+`live_https` (the server, its keys and blobs shared with the test).
 """
 
 import os
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -179,3 +183,41 @@ def _wait_until_healthy(server, tls):
             if server.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(server.log) from None
             time.sleep(0.2)
+
+
+def https_session(server):
+    """A requests session that trusts the server's test CA (and nothing from the
+    environment: REQUESTS_CA_BUNDLE would override `verify`)."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(server.ca)
+    return session
+
+
+@pytest.fixture(scope="module")
+def _gunicorn_http(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("live-http")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def _gunicorn_https(tmp_path_factory):
+    tls = make_ca(tmp_path_factory.mktemp("live-ca"))
+    with live_server(tmp_path_factory.mktemp("live-https"), tls=tls) as server:
+        yield server
+
+
+@pytest.fixture
+def live_http(_gunicorn_http, settings, isolated_data):
+    """One gunicorn per test module over HTTP; needs django_db(transaction=True)."""
+    _gunicorn_http.share_with_test_process(settings)
+    return _gunicorn_http
+
+
+@pytest.fixture
+def live_https(_gunicorn_https, settings, isolated_data):
+    """One gunicorn per test module over HTTPS with a test CA (`.ca`)."""
+    _gunicorn_https.share_with_test_process(settings)
+    return _gunicorn_https

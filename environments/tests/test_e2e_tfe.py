@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import Level
 from accounts.tests.factories import UserFactory, member, token_for
-from atlas.testing.gunicorn import live_server, make_ca
+from atlas.testing.gunicorn import https_session
 from atlas.testing.terraform import Terraform
 from environments.models import Environment, LockKind
 from runs.tests.e2e import SlowServer
@@ -56,21 +56,9 @@ output "db_password" {{
 """
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_ca(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tls):
-    with live_server(tmp_path_factory.mktemp("tfe"), tls=tls) as live:
-        yield live
-
-
 @pytest.fixture
-def live(server, settings, isolated_data):
-    server.share_with_test_process(settings)
-    return server
+def live(live_https):
+    return live_https
 
 
 def host(live):
@@ -258,7 +246,7 @@ def test_the_upgrade_path_from_0_11_atlas_to_1_6_6_http_and_cloud_keeps_one_hist
     assert "does not support state version 4" in refused.stdout + refused.stderr
     # What its atlas backend would send for the older state is refused with a clear 409.
     body = (tmp_path / "old.tfstate").read_bytes()
-    answer = requests_session(live).put(
+    answer = https_session(live).put(
         f"{url}/api/v1/terraform/state/acme/upgrade",
         data=body,
         headers={
@@ -272,12 +260,3 @@ def test_the_upgrade_path_from_0_11_atlas_to_1_6_6_http_and_cloud_keeps_one_hist
     message = answer.json()["errors"]["base"][0]
     assert f"lower than the stored serial {history[-1].serial}" in message
     assert versions("upgrade") == history
-
-
-def requests_session(live):
-    import requests
-
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
-    session.verify = str(live.ca)
-    return session

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from atlas.keys import key_ring
-from atlas.testing.live import database_url  # also makes the SQLite test database a file
+from atlas.testing.gunicorn import database_url  # also makes the SQLite test database a file
 from runs.models import Run
 
 from . import factories

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.response import Response
 
 from accounts.access import request_token, require_level
@@ -281,6 +281,43 @@ class OutputView(V2View):
         raise Http404
 
 
+class UploadRefused(Exception):
+    """An upload that is not stored: (status, message) for a JSON:API error."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def _upload_body(request, limit=None):
+    """The body of an upload, or UploadRefused with read_body's 400/413."""
+    try:
+        return read_body(request, limit=limit)
+    except APIException as exc:
+        raise UploadRefused(exc.status_code, str(exc.detail)) from None
+
+
+def _store_upload(claimed, request):
+    """Write an upload's body as its creator, through the one write path."""
+    body = _upload_body(request)
+    try:
+        result = services.write_state(
+            claimed.environment,
+            body,
+            header=parse_state(body),
+            md5=claimed.md5,
+            user=claimed.created_by,
+            token=claimed.token,
+            door=Door.TFE,
+        )
+    except (InvalidState, services.ChecksumMismatch) as exc:
+        raise UploadRefused(422, str(exc)) from None
+    if result.decision.refused:
+        status = 422 if result.decision.outcome is Outcome.SERIAL_USED else 409
+        raise UploadRefused(status, result.decision.reason)
+    return result.version
+
+
 @csrf_exempt
 def upload(request, secret):
     """`PUT` of the raw state at its single-use URL (no Authorization)."""
@@ -290,34 +327,11 @@ def upload(request, secret):
     if claimed is None:
         return json_error(404, "Not found.")
     try:
-        body = read_body(request)
-        header = parse_state(body)
-        result = services.write_state(
-            claimed.environment,
-            body,
-            header=header,
-            md5=claimed.md5,
-            user=claimed.created_by,
-            token=claimed.token,
-            door=Door.TFE,
-        )
-    except InvalidState as exc:
+        version = _store_upload(claimed, request)
+    except UploadRefused as exc:
         uploads.landed(claimed, error=str(exc))
-        return json_error(422, str(exc))
-    except services.ChecksumMismatch as exc:
-        uploads.landed(claimed, error=str(exc))
-        return json_error(422, str(exc))
-    except Exception as exc:  # read_body's 400/413 and the like
-        status = getattr(exc, "status_code", None)
-        if status is None:
-            raise
-        uploads.landed(claimed, error=str(getattr(exc, "detail", exc)))
-        return json_error(status, str(getattr(exc, "detail", exc)))
-    if result.decision.refused:
-        uploads.landed(claimed, error=result.decision.reason)
-        status = 422 if result.decision.outcome is Outcome.SERIAL_USED else 409
-        return json_error(status, result.decision.reason)
-    uploads.landed(claimed, version=result.version)
+        return json_error(exc.status, str(exc))
+    uploads.landed(claimed, version=version)
     return HttpResponse(status=200)
 
 
@@ -328,12 +342,8 @@ def upload_json(request, secret):
         return json_error(405, "Upload with PUT.")
     if uploads.claim(secret, json=True) is None:
         return json_error(404, "Not found.")
-    limit = settings.ATLAS_MAX_STATE_BYTES * MAX_JSON_STATE_BYTES_FACTOR
     try:
-        read_body(request, limit=limit)
-    except Exception as exc:
-        status = getattr(exc, "status_code", None)
-        if status is None:
-            raise
-        return json_error(status, str(getattr(exc, "detail", exc)))
+        _upload_body(request, limit=settings.ATLAS_MAX_STATE_BYTES * MAX_JSON_STATE_BYTES_FACTOR)
+    except UploadRefused as exc:
+        return json_error(exc.status, str(exc))
     return HttpResponse(status=200)

@@ -13,7 +13,6 @@ import pytest
 
 from accounts.models import Level
 from accounts.tests.factories import UserFactory, member, token_for
-from atlas.testing.gunicorn import live_server
 from atlas.testing.terraform import Terraform
 from environments.models import Environment, LockKind
 from runs.tests.e2e import SlowServer
@@ -74,16 +73,9 @@ output "network_cidr" {{ value = data.terraform_remote_state.network.outputs.vpc
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("http-backend")) as live:
-        yield live
-
-
 @pytest.fixture
-def live(server, settings, isolated_data):
-    server.share_with_test_process(settings)
-    return server
+def live(live_http):
+    return live_http
 
 
 def address(live, name="network"):

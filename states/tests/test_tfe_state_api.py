@@ -219,3 +219,15 @@ def test_invalid_creation_attributes_are_422_naming_them(personas, network, ws, 
     assert response.status_code == 422
     assert response.json()["errors"][0]["source"] == {"pointer": f"/data/attributes/{field}"}
     assert not StateVersion.objects.exists()
+
+
+def test_an_upload_above_the_state_limit_is_413_and_nothing_is_stored(
+    personas, network, ws, settings
+):
+    data = announce(v2(personas.writer.token), ws, modern_state(1)).json()["data"]
+    settings.ATLAS_MAX_STATE_BYTES = 100
+    response = upload(data["attributes"]["hosted-state-upload-url"], modern_state(1))
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["status"] == "413"
+    assert head(network) is None
+    assert "limit of 100 bytes" in StateUpload.objects.get().error
