@@ -121,6 +121,28 @@ def terraform_1_6_6():
     return target
 
 
+# A configuration for 1.x clients with a plain and a sensitive output, and a
+# `slow` data source: `-var slow=<url of runs.tests.e2e.SlowServer>` keeps an
+# apply busy while it holds the lock. Put the `terraform {}` block before it.
+NETWORK_1X = """
+variable "cidr" { default = "10.0.0.0/16" }
+variable "slow" { default = "" }
+
+data "terraform_remote_state" "slow" {
+  count   = var.slow == "" ? 0 : 1
+  backend = "http"
+  config  = { address = var.slow }
+}
+
+output "vpc_cidr" { value = var.cidr }
+
+output "db_password" {
+  value     = "hunter2"
+  sensitive = true
+}
+"""
+
+
 # By absolute path: a test may give Terraform a PATH without the usual tools.
 TIMEOUT = shutil.which("timeout") or "/usr/bin/timeout"
 

@@ -12,7 +12,7 @@ import pytest
 from accounts.models import Level
 from accounts.tests.factories import UserFactory, member, token_for
 from atlas.testing.gunicorn import https_session
-from atlas.testing.terraform import Terraform
+from atlas.testing.terraform import NETWORK_1X, Terraform
 from environments.models import Environment, LockKind
 from runs.tests.e2e import SlowServer
 from states.models import Door, StateUpload, StateVersion
@@ -37,23 +37,7 @@ BLOCKS = {
 NETWORK = """
 terraform {{{block}
 }}
-
-variable "cidr" {{ default = "10.0.0.0/16" }}
-variable "slow" {{ default = "" }}
-
-data "terraform_remote_state" "slow" {{
-  count   = var.slow == "" ? 0 : 1
-  backend = "http"
-  config  = {{ address = var.slow }}
-}}
-
-output "vpc_cidr" {{ value = var.cidr }}
-
-output "db_password" {{
-  value     = "hunter2"
-  sensitive = true
-}}
-"""
+""" + NETWORK_1X.replace("{", "{{").replace("}", "}}")
 
 
 @pytest.fixture
