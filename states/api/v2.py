@@ -68,7 +68,6 @@ def version_resource(request, version, environment):
             "hosted-state-download-url": absolute_url(request, path),
             "hosted-json-state-download-url": None,
             "resources-processed": True,
-            "state-version": 4,
             "terraform-version": version.terraform_version,
             "vcs-commit-sha": None,
             "vcs-commit-url": None,
