@@ -1,7 +1,8 @@
-"""A live gunicorn on the test database, over HTTP or HTTPS, for real clients.
+"""A gunicorn on the test database, over HTTP or HTTPS, for real clients.
 
 The end-to-end tests of the Terraform doors start one server per test
-module (`LiveServer`) and run real Terraform against it. The server uses
+module (`LiveServer`) and run real Terraform against it
+(`atlas.testing.live` serves a data directory of its own instead). The server uses
 the test database (so tests set up people and tokens with factories and
 read the rows back), a data directory of its own for blobs, and a key ring
 the test process shares (`share_with_test_process`), so tokens and blobs

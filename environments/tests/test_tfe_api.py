@@ -42,6 +42,28 @@ def test_discovery_uses_the_external_url_behind_a_proxy(anonymous, settings):
     )
 
 
+def test_behind_a_trusted_tls_proxy_discovery_names_the_https_host(anonymous, settings):
+    import ipaddress
+
+    settings.ATLAS_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    settings.USE_X_FORWARDED_HOST = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLOWED_HOSTS = ["atlas.example.com", "testserver"]
+    forwarded = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_X_FORWARDED_HOST": "atlas.example.com",
+        "HTTP_X_FORWARDED_FOR": "203.0.113.9",
+    }
+    answer = anonymous.get("/.well-known/terraform.json", **forwarded).json()
+    assert answer["tfe.v2"] == "https://atlas.example.com/api/v2/"
+    assert answer["login.v1"]["authz"] == "https://atlas.example.com/terraform-login/authorize"
+    untrusted = anonymous.get(
+        "/.well-known/terraform.json", **{**forwarded, "REMOTE_ADDR": "10.9.9.9"}
+    )
+    assert untrusted.json()["tfe.v2"] == "http://testserver/api/v2/"
+
+
 def test_ping_and_every_v2_answer_carry_the_api_version(anonymous):
     response = anonymous.get("/api/v2/ping")
     assert (response.status_code, response["TFP-API-Version"]) == (204, "2.5")

@@ -30,6 +30,7 @@ from accounts.models import Level
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.jsonapi import V2View, json_error, relation, resource, timestamp
 from atlas.api.links import absolute_url
+from atlas.bodies import streams_body
 from environments.lookup import workspace_for
 from states import services, uploads
 from states.intake import read_body
@@ -150,6 +151,7 @@ class StateVersionsView(V2View):
 
     parser_classes = []
 
+    @streams_body  # an inline state: bounded by ATLAS_MAX_STATE_BYTES (in base64)
     def post(self, request, workspace_id):
         environment, _level = workspace_for(request, workspace_id, Level.WRITE)
         serial, md5, lineage, state = _creation_attributes(request)
@@ -318,6 +320,7 @@ def _store_upload(claimed, request):
 
 
 @csrf_exempt
+@streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
 def upload(request, secret):
     """`PUT` of the raw state at its single-use URL (no Authorization)."""
     if request.method != "PUT":
@@ -335,6 +338,7 @@ def upload(request, secret):
 
 
 @csrf_exempt
+@streams_body  # bounded by a multiple of ATLAS_MAX_STATE_BYTES
 def upload_json(request, secret):
     """`PUT` of the state's JSON rendering: accepted once, and dropped."""
     if request.method != "PUT":

@@ -124,6 +124,7 @@ class StateView(APIView):
         responses={200: s.StateVersionSerializer},
         description="Terraform's http backend: write the state (`?ID=` while holding the lock).",
     )
+    @streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
     def post(self, request, username, name):
         return write(request, username, name, Door.HTTP, lock_id=http.lock_id_param(request))
 

@@ -231,3 +231,18 @@ def test_an_upload_above_the_state_limit_is_413_and_nothing_is_stored(
     assert response.json()["errors"][0]["status"] == "413"
     assert head(network) is None
     assert "limit of 100 bytes" in StateUpload.objects.get().error
+
+
+def test_states_above_the_general_body_limit_stream_through_every_door(
+    personas, network, ws, settings
+):
+    """The state doors read their bodies themselves, bounded by ATLAS_MAX_STATE_BYTES."""
+    from .test_http_backend import post_state
+
+    settings.ATLAS_MAX_BODY_BYTES = 200
+    client = v2(personas.writer.token)
+    assert announce(client, ws, modern_state(1), inline=True).status_code == 201
+    data = announce(client, ws, modern_state(2)).json()["data"]
+    assert upload(data["attributes"]["hosted-state-upload-url"], modern_state(2)).status_code == 200
+    assert post_state(personas.writer.client, STATE, modern_state(3)).status_code == 200
+    assert head(network).serial == 3
