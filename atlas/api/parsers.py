@@ -64,6 +64,18 @@ def _read_body(stream, parser_context):
     return stream.read()
 
 
+def decode_json(raw):
+    """A JSON body (bytes) as data, bounded and clean, or a 400; also for
+    views that read their own bodies."""
+    try:
+        data = json.loads(bytes(raw).decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError("The JSON body nests too deeply.") from None
+    return checked(data, MAX_JSON_DEPTH, "The JSON body nests too deeply.")
+
+
 class BoundedJSONParser(BaseParser):
     media_type = "application/json"
 
@@ -71,13 +83,7 @@ class BoundedJSONParser(BaseParser):
         raw = _read_body(stream, parser_context)
         if not raw.strip():
             return {}
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"The body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise ParseError("The JSON body nests too deeply.") from None
-        return checked(data, MAX_JSON_DEPTH, "The JSON body nests too deeply.")
+        return decode_json(raw)
 
 
 class RackFormParser(BaseParser):

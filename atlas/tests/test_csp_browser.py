@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # htmx fragments of the run page (they run inside it), JSON, sign-out.
 NOT_PAGES = {
     "health",
+    "discovery",  # JSON for Terraform
+    "accounts:terraform-login-token",  # JSON for Terraform
     "accounts:logout",
     "accounts:token-revoke",
     "accounts:organization-create",
@@ -192,6 +194,9 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
         f"{env}/integrations",
         f"{env}/integrations/{world['integration'].pk}",
         "/environments/acme/app/runs",
+        "/terraform-login/authorize?client_id=terraform-cli&response_type=code"
+        "&code_challenge=x&code_challenge_method=S256&state=s"
+        "&redirect_uri=http%3A%2F%2Flocalhost%3A10000%2Flogin",
     ]:
         visit.go(path)
     visit.go(f"/environments/acme/app/runs/{run.pk}", ready="#plan-log")

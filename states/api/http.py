@@ -15,19 +15,19 @@ own lock that way, anyone else needs admin, like the UI's force-unlock. A
 full LockInfo with another lock's ID is a stale client and is refused.
 """
 
-import json
-
 from django.http import JsonResponse
 from rest_framework.exceptions import ParseError
 
 from accounts.access import require_level
 from accounts.models import Level
+from atlas.api.parsers import decode_json
 from environments import locking, services
 from environments.lookup import environment_for
 from environments.models import LockKind
 from states.intake import read_body
 
 MAX_LOCK_INFO_BYTES = 64 * 1024
+MAX_LOCK_ID = 255
 
 
 def lock_id_param(request):
@@ -46,10 +46,7 @@ def _lock_info_body(request, required):
         if required:
             raise ParseError("The body must be Terraform's LockInfo as JSON.")
         return None
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ParseError("The body must be Terraform's LockInfo as JSON.") from None
+    data = decode_json(body)
     if data is None and not required:
         return None
     info = locking.parse_lock_info(data)
@@ -72,8 +69,10 @@ def lock(request, username, name):
     """LOCK (or GitLab's POST .../lock): take the lock with the client's LockInfo."""
     environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
     info = _lock_info_body(request, required=True)
-    if not info["ID"]:
-        raise ParseError({"ID": ["The LockInfo must carry an ID."]})
+    if not info["ID"] or len(info["ID"]) > MAX_LOCK_ID:
+        raise ParseError(
+            {"ID": [f"The LockInfo must carry an ID of at most {MAX_LOCK_ID} characters."]}
+        )
     if _already_held(environment, request.user, info["ID"]):
         return JsonResponse(info, status=200)  # a retried LOCK of a lock this client holds
     try:

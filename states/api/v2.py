@@ -15,7 +15,6 @@ conflict rule decide, and a refusal is a 409 with nothing stored.
 
 import base64
 import binascii
-import json
 import re
 
 from django.conf import settings
@@ -30,6 +29,7 @@ from accounts.models import Level
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.jsonapi import V2View, json_error, relation, resource, timestamp
 from atlas.api.links import absolute_url
+from atlas.api.parsers import decode_json
 from atlas.bodies import streams_body
 from environments.lookup import workspace_for
 from states import services, uploads
@@ -117,11 +117,7 @@ def _refused(decision):
 def _creation_attributes(request):
     """serial, md5, lineage and the optional inline state of a creation body."""
     limit = settings.ATLAS_MAX_STATE_BYTES * 4 // 3 + 64 * 1024
-    raw = bytes(read_body(request, limit=limit))
-    try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ParseError("The body is not valid JSON.") from None
+    document = decode_json(read_body(request, limit=limit))
     data = document.get("data") if isinstance(document, dict) else None
     attributes = data.get("attributes") if isinstance(data, dict) else None
     if not isinstance(attributes, dict):
