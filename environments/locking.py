@@ -136,11 +136,7 @@ def write_refusal(environment, *, user=None, token=None, lock_id=None, door=""):
         return _refusal(environment, f"The write carries lock ID {lock_id!r}, which is not held.")
     kind = environment.lock_kind or (LockKind.RUN if environment.locked_by_id is None else "")
     if kind == LockKind.RUN:
-        if (
-            token is not None
-            and token.kind == Token.Kind.RUN
-            and token.scope_environment_id == environment.pk
-        ):
+        if _holding_run_token(environment, token):
             return None
     elif kind == LockKind.HTTP:
         if lock_id and lock_id == environment.lock_id:
@@ -151,6 +147,16 @@ def write_refusal(environment, *, user=None, token=None, lock_id=None, door=""):
     elif holds(environment, user):
         return None
     return _refusal(environment)
+
+
+def _holding_run_token(environment, token):
+    """The token of the run that holds the lock (its own environment, its own run)."""
+    if token is None or token.kind != Token.Kind.RUN:
+        return False
+    if token.scope_environment_id != environment.pk:
+        return False
+    run_id = getattr(token, "scope_run_id", None)
+    return run_id is None or environment.lock_id in ("", f"run-{run_id}")
 
 
 def _refusal(environment, first=""):

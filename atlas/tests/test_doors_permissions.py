@@ -4,8 +4,9 @@ refusal reads: every endpoint against every kind of caller.
 Callers: no token, a bad token (401); an outsider (404, as for what does
 not exist); the organization's reader (403 on writes); the writer's
 read-only token (403 on writes); a run token of the environment's run (it
-writes its own environment, reads the rest); the writer (403 on admin
-actions) and the admin. /api/v2 answers errors as JSON:API
+reads and writes state through the http door, and is a stranger, 404,
+everywhere else); the writer (403 on admin actions) and the admin.
+/api/v2 answers errors as JSON:API
 `{"errors": [{"status", "title", "detail"}]}`.
 """
 
@@ -161,9 +162,16 @@ def _run_token(user, environment):
     return token, text
 
 
+# What a run's own token may do (accounts.privileges.run_token_allows): read
+# and write state through the atlas and http doors; elsewhere it is a stranger.
+RUN_TOKEN_ENDPOINTS = {"http read", "http write"}
+
+
 def expected(caller, needed, name):
     if caller in ("anonymous", "bad token"):
         return 401
+    if caller == "run" and name not in RUN_TOKEN_ENDPOINTS:
+        return 404
     if needed is None:
         return "ok"
     if caller == "outsider":
@@ -171,8 +179,7 @@ def expected(caller, needed, name):
     level = {
         "reader": READ,
         "read-only": READ,
-        # A run token writes its own environment only: it creates none.
-        "run": READ if name == "workspace create" else WRITE,
+        "run": WRITE,  # its own environment's state
         "writer": WRITE,
         "admin": ADMIN,
     }[caller]

@@ -73,7 +73,13 @@ def test_a_run_s_hold_lets_through_its_own_run_token_only(personas, network):
     )  # fmt: skip
     own = run_token(personas.writer.user, network)
     other = run_token(personas.writer.user, network, scoped=False)
+    earlier = run_token(personas.writer.user, network)
+    Token.objects.filter(pk=own.pk).update(scope_run_id=7)
+    Token.objects.filter(pk=earlier.pk).update(scope_run_id=6)
+    own.refresh_from_db()
+    earlier.refresh_from_db()
     assert refusal(network, user=personas.writer.user, token=own) is None
+    assert refusal(network, user=personas.writer.user, token=earlier)
     assert "locked by a run (Held by run #7)" in refusal(
         network, user=personas.writer.user, token=other
     )

@@ -91,8 +91,9 @@ class StateView(APIView):
     http_method_names = [*APIView.http_method_names, "lock", "unlock"]
 
     def run_token_use(self, request):
-        """A run reads states (its own, `terraform_remote_state`) and writes its own."""
-        action = {"GET": READ_STATE, "PUT": WRITE_STATE}.get(request.method)
+        """A run reads states (its own, `terraform_remote_state`) and writes its own,
+        through the atlas door (PUT) or the http door (POST)."""
+        action = {"GET": READ_STATE, "PUT": WRITE_STATE, "POST": WRITE_STATE}.get(request.method)
         environment = find_environment(self.kwargs["username"], self.kwargs["name"])
         return action, {"environment": environment}
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_auth_failure_count'),
+        ('accounts', '0004_token_scope_run'),
     ]
 
     operations = [
