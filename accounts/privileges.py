@@ -1,17 +1,28 @@
 """What a user, through a token or a session, may do in a namespace.
 
 This is the one place that answers the question; every app calls it. Levels
-are ordered read < write < admin. A user is admin of their own namespace and
-holds their membership's level in an organization. A read-only token caps
-the level at read. A run's own token is not a person's: what it may do is
-an allow-list, `run_token_allows`, asked at every door of the API.
+are ordered read < write < admin. A user is admin of their own namespace. In
+an organization, a member's level is their membership's default level (none,
+read, write or admin; admin is the owners team); on one environment it is
+the highest of that default, their own grant and their teams' grants, so a
+grant can raise a level and never lowers one. Users outside the
+organization hold only what grants give them. A read-only token caps the
+level at read. A run's own token is not a person's: what it may do is an
+allow-list, `run_token_allows`, asked at every door of the API; within it,
+it reads what its user may read and writes only its own environment's
+state, while its user may still write there.
 """
 
 from django.db.models import Q
 
-from .models import Level, Membership, Namespace, Token
+from .models import Grant, Level, MemberLevel, Membership, Namespace, TeamMembership, Token
 
-RANK = {None: 0, Level.READ: 1, Level.WRITE: 2, Level.ADMIN: 3}
+RANK = {None: 0, MemberLevel.NONE: 0, Level.READ: 1, Level.WRITE: 2, Level.ADMIN: 3}
+# Membership levels that read every environment of the organization.
+DEFAULT_READERS = (MemberLevel.READ, MemberLevel.WRITE, MemberLevel.ADMIN)
+# The only literal values the filters below put into SQL: callers that
+# compile a filter once with stand-in users may keep these as they are.
+SQL_CONSTANTS = frozenset(str(level) for level in MemberLevel.values)
 
 
 def at_least(level, needed):
@@ -19,33 +30,42 @@ def at_least(level, needed):
     return RANK[level] >= RANK[needed]
 
 
+def highest(levels):
+    """The highest of `levels` as a Level, or None when none gives access."""
+    best = max(levels, key=RANK.__getitem__, default=None)
+    return best if RANK[best] > 0 else None
+
+
 def _cap(level, ceiling):
     return level if RANK[level] <= RANK[ceiling] else ceiling
 
 
+def _active(user):
+    return user is not None and user.is_authenticated and user.is_active
+
+
 def namespace_level(user, namespace, token=None, environment=None):
-    """The level `user` (acting through `token`, if any) holds in `namespace`.
+    """The level `user` (acting through `token`, if any) holds in `namespace`,
+    or on `environment` of that namespace when given.
 
     None means no access at all: the caller must answer 404. At most one
-    query, and none for the user's own namespace. Pass `environment` when the
-    request is about one environment: a run token writes its own one.
+    query, and none for the user's own namespace. Pass `environment`
+    whenever the request is about one environment: grants apply to it, and
+    a run token writes its own one.
     """
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return None
-    if namespace.kind == Namespace.Kind.USER:
-        level = Level.ADMIN if namespace.pk == user.namespace_id else None
+    if namespace.kind == Namespace.Kind.USER and namespace.pk == user.namespace_id:
+        level = Level.ADMIN
     else:
-        level = (
-            Membership.objects.filter(user=user, organization__namespace=namespace)
-            .values_list("level", flat=True)
-            .first()
-        )
+        level = highest(_levels(user, namespace, environment))
     if token is not None:
         if token.read_only:
             level = _cap(level, Level.READ)
         if is_run_token(token):
             # Past `run_token_allows`, a run token reads what the person who
-            # queued the run may read and writes only its own environment.
+            # queued the run may read, and writes only the state of the run's
+            # own environment, and only while that person may still write there.
             own = environment is not None and token.scope_environment_id == environment.pk
             level = _cap(level, Level.WRITE if own else Level.READ)
     return level
@@ -62,10 +82,11 @@ WRITE_STATE = "write-state"
 READ_RUN = "read-run"
 
 
-def _queuer_level(token, namespace):
-    """The level the person who queued the run holds now (not when they
-    queued it): one query, so removing a member stops their runs at once."""
-    return namespace_level(token.user, namespace)
+def _queuer_level(token, environment):
+    """The level the person who queued the run holds on `environment` now
+    (not when they queued it), grants included: one query, so removing a
+    member from the organization or a team stops their runs at once."""
+    return namespace_level(token.user, environment.namespace, environment=environment)
 
 
 def run_token_allows(token, action, *, environment=None, run=None):
@@ -85,27 +106,164 @@ def run_token_allows(token, action, *, environment=None, run=None):
     if not is_run_token(token):
         return True
     if action == READ_STATE and environment is not None:
-        return at_least(_queuer_level(token, environment.namespace), Level.READ)
+        return at_least(_queuer_level(token, environment), Level.READ)
     if action == WRITE_STATE and environment is not None:
         return environment.pk == token.scope_environment_id and at_least(
-            _queuer_level(token, environment.namespace), Level.WRITE
+            _queuer_level(token, environment), Level.WRITE
         )
     if action == READ_RUN and run is not None:
         return run.pk == token.scope_run_id and at_least(
-            _queuer_level(token, run.environment.namespace), Level.READ
+            _queuer_level(token, run.environment), Level.READ
         )
     return False
 
 
+def _levels(user, namespace, environment):
+    """The levels that apply to `user` in another's namespace, in one query."""
+    queries = []
+    if namespace.kind == Namespace.Kind.ORGANIZATION:
+        queries.append(
+            Membership.objects.filter(user=user, organization__namespace=namespace)
+            .order_by()
+            .values_list("level")
+        )
+    if environment is not None and environment.pk is not None:
+        grants = Grant.objects.filter(environment_id=environment.pk).order_by()
+        queries.append(grants.filter(user=user).values_list("level"))
+        queries.append(grants.filter(team__memberships__user=user).values_list("level"))
+    if not queries:
+        return []
+    first, *rest = queries
+    rows = first.union(*rest, all=True) if rest else first
+    return [row[0] for row in rows]
+
+
+def organization_level(user, organization, token=None):
+    """The user's membership level in `organization` ("none" included), or
+    None when they are not a member. Members see the organization, its
+    members and teams; admins (the owners team) manage them. A read-only
+    token or a run token manages nothing. One query."""
+    if not _active(user):
+        return None
+    level = (
+        Membership.objects.filter(user=user, organization=organization)
+        .values_list("level", flat=True)
+        .first()
+    )
+    if (
+        level is not None
+        and token is not None
+        and (token.read_only or is_run_token(token))
+    ):
+        level = _cap(level, Level.READ)
+    return level
+
+
+def is_owner(level):
+    """Whether a membership level is the owners team's (organization admin)."""
+    return level == MemberLevel.ADMIN
+
+
+def granted_environments(user):
+    """A subquery of the ids of environments granted to `user` or their teams."""
+    teams = TeamMembership.objects.filter(user=user).values("team_id")
+    return Grant.objects.filter(Q(user=user) | Q(team_id__in=teams)).values("environment_id")
+
+
+def _default_namespaces(user):
+    """A subquery of the namespaces of organizations whose every environment
+    `user` reads by default."""
+    return Membership.objects.filter(user=user, level__in=DEFAULT_READERS).values(
+        "organization__namespace_id"
+    )
+
+
+def readable_environments_q(user, namespace="namespace", environment="pk"):
+    """A filter for rows of environments `user` may read: `namespace` names
+    the row's namespace foreign key, `environment` its environment's ("pk"
+    for environments themselves). Subqueries: no duplicate rows, and the
+    same number of queries however many rows or grants there are."""
+    if not _active(user):
+        return Q(pk__in=[])
+    environment = "pk" if environment == "pk" else f"{environment}_id"
+    return (
+        Q(**{f"{namespace}_id": user.namespace_id})
+        | Q(**{f"{namespace}_id__in": _default_namespaces(user)})
+        | Q(**{f"{environment}__in": granted_environments(user)})
+    )
+
+
 def readable_namespaces_q(user, field="namespace"):
     """A filter on `field` (a namespace foreign key, or "pk" for namespaces
-    themselves) for rows `user` may read; a subquery, so no duplicate rows."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    themselves) for namespaces `user` may see: their own, organizations they
+    belong to, and namespaces holding an environment granted to them.
+
+    Not for rows of environments: those need `readable_environments_q`,
+    which also leaves out the environments of such a namespace that the
+    user may not read."""
+    if not _active(user):
         return Q(pk__in=[])
     lookup = "pk" if field == "pk" else f"{field}_id"
     organizations = Membership.objects.filter(user=user).values("organization__namespace_id")
-    return Q(**{lookup: user.namespace_id}) | Q(**{f"{lookup}__in": organizations})
+    teams = TeamMembership.objects.filter(user=user).values("team_id")
+    granted = Grant.objects.filter(Q(user=user) | Q(team_id__in=teams)).values(
+        "environment__namespace_id"
+    )
+    return (
+        Q(**{lookup: user.namespace_id})
+        | Q(**{f"{lookup}__in": organizations})
+        | Q(**{f"{lookup}__in": granted})
+    )
 
 
 def readable_namespaces(user):
     return Namespace.objects.filter(readable_namespaces_q(user, field="pk"))
+
+
+def writable_namespaces(user):
+    """Namespaces where `user` may create environments (write by default)."""
+    if not _active(user):
+        return Namespace.objects.none()
+    organizations = Membership.objects.filter(
+        user=user, level__in=[MemberLevel.WRITE, MemberLevel.ADMIN]
+    ).values("organization__namespace_id")
+    return Namespace.objects.filter(Q(pk=user.namespace_id) | Q(pk__in=organizations))
+
+
+def two_factor_closes(user, namespace, verified):
+    """Whether the web UI stays closed to `user` in `namespace`: the
+    organization requires two-factor sign-in and this session was not
+    verified with a second factor. API tokens are not subject to it."""
+    if verified or namespace.kind != Namespace.Kind.ORGANIZATION:
+        return False
+    organization = getattr(namespace, "organization", None)
+    return bool(organization is not None and organization.require_two_factor)
+
+
+def session_verified(user):
+    """Whether the signed-in user's session passed a second factor
+    (django-otp's middleware marks it)."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified()) if callable(is_verified) else False
+
+
+def environment_admins(environment):
+    """Users who administer `environment`: its namespace's owner or owners
+    team, and those with an admin grant on it (directly or by a team)."""
+    from .models import User
+
+    namespace = environment.namespace
+    if namespace.kind == Namespace.Kind.USER:
+        owners = Q(namespace=namespace)
+    else:
+        owners = Q(
+            memberships__organization__namespace=namespace,
+            memberships__level=MemberLevel.ADMIN,
+        )
+    admin_grants = Grant.objects.filter(environment=environment, level=Level.ADMIN)
+    granted = Q(pk__in=admin_grants.values("user_id")) | Q(
+        pk__in=TeamMembership.objects.filter(team_id__in=admin_grants.values("team_id")).values(
+            "user_id"
+        )
+    )
+    return User.objects.filter(owners | granted, is_active=True).distinct()

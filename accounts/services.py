@@ -1,9 +1,23 @@
-"""Domain rules for organizations and memberships, shared by API and web UI."""
+"""Domain rules for organizations and memberships, shared by API and web UI.
 
+Every change is recorded in the audit trail here, once, whichever door
+asked for it.
+"""
+
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from .models import Level, Membership, Namespace, Organization, User
+from . import audit
+from .models import (
+    MemberLevel,
+    Membership,
+    Namespace,
+    Organization,
+    Team,
+    TeamMembership,
+    User,
+)
 from .names import validate_name
 
 TAKEN = "has already been taken"
@@ -19,7 +33,7 @@ def name_taken(name):
 
 @transaction.atomic
 def create_organization(creator, name, email=""):
-    """Create an organization; its creator becomes its admin."""
+    """Create an organization with its owners team; its creator becomes its admin."""
     try:
         validate_name(name)
     except ValidationError as exc:
@@ -32,7 +46,36 @@ def create_organization(creator, name, email=""):
     except IntegrityError:
         raise ValidationError({"name": [TAKEN]}) from None
     organization = Organization.objects.create(namespace=namespace, email=email)
-    Membership.objects.create(user=creator, organization=organization, level=Level.ADMIN)
+    Team.objects.create(organization=organization, name=Team.OWNERS, owners=True)
+    Membership.objects.create(user=creator, organization=organization, level=MemberLevel.ADMIN)
+    audit.record("organization.create", obj=organization, name=name, actor=creator)
+    return organization
+
+
+@transaction.atomic
+def set_require_two_factor(organization, required, actor):
+    """Require (or stop requiring) two-factor sign-in of the organization's members.
+
+    Only an owner who signs in with a second factor may require it, so the
+    one who closes the web UI to members without it is never shut out.
+    """
+    from . import twofactor
+
+    if required and not twofactor.is_enabled(actor):
+        raise ValidationError(
+            {"require_two_factor": ["set up two-factor sign-in for yourself first"]}
+        )
+    before = organization.require_two_factor
+    organization.require_two_factor = bool(required)
+    organization.save(update_fields=["require_two_factor"])
+    if before != organization.require_two_factor:
+        audit.record(
+            "organization.update",
+            obj=organization,
+            name=organization.name,
+            before={"require_two_factor": before},
+            after={"require_two_factor": organization.require_two_factor},
+        )
     return organization
 
 
@@ -40,39 +83,85 @@ def find_user(username):
     return User.objects.filter(username__iexact=username, is_active=True).first()
 
 
+def _check_level(level):
+    if level not in MemberLevel.values:
+        raise MembershipError({"level": [f"must be one of {', '.join(MemberLevel.values)}"]})
+
+
 @transaction.atomic
 def add_member(organization, user, level):
-    if level not in Level.values:
-        raise MembershipError({"level": [f"must be one of {', '.join(Level.values)}"]})
+    """Make `user` a member at once (operators, and accepted invitations)."""
+    _check_level(level)
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise MembershipError({"username": ["is already a member"]})
-    return Membership.objects.create(organization=organization, user=user, level=level)
+    membership = Membership.objects.create(organization=organization, user=user, level=level)
+    audit.record("member.add", obj=membership, name=user.username, after={"level": level})
+    return membership
 
 
 def _lock_admins(organization):
     """Lock the organization's admin rows so two demotions cannot both pass."""
     return list(
         Membership.objects.select_for_update()
-        .filter(organization=organization, level=Level.ADMIN)
+        .filter(organization=organization, level=MemberLevel.ADMIN)
         .values_list("pk", flat=True)
     )
 
 
 @transaction.atomic
 def change_level(membership, level):
-    if level not in Level.values:
-        raise MembershipError({"level": [f"must be one of {', '.join(Level.values)}"]})
+    """Change a member's default level; admin is the owners team, which keeps one member."""
+    _check_level(level)
     admins = _lock_admins(membership.organization)
-    if level != Level.ADMIN and admins == [membership.pk]:
+    if level != MemberLevel.ADMIN and admins == [membership.pk]:
         raise MembershipError({"level": ["the last admin of an organization cannot be demoted"]})
+    before = membership.level
     membership.level = level
     membership.save(update_fields=["level"])
+    if before != level:
+        audit.record(
+            "member.update",
+            obj=membership,
+            name=membership.user.username,
+            before={"level": before},
+            after={"level": level},
+        )
     return membership
 
 
 @transaction.atomic
 def remove_member(membership):
+    """Remove a member, and with them their places in the organization's teams."""
     admins = _lock_admins(membership.organization)
     if admins == [membership.pk]:
         raise MembershipError({"username": ["the last admin of an organization cannot be removed"]})
+    TeamMembership.objects.filter(
+        user_id=membership.user_id, team__organization_id=membership.organization_id
+    ).delete()
+    audit.record(
+        "member.remove",
+        obj=membership,
+        name=membership.user.username,
+        before={"level": membership.level},
+    )
     membership.delete()
+
+
+@transaction.atomic
+def create_user(*, username, password, email):
+    """A new person's account (sign-up); errors name `username` or `password`."""
+    try:
+        validate_name(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from None
+    if name_taken(username):
+        raise ValidationError({"username": [TAKEN]})
+    user = User(username=username, email=email)
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user.set_password(password)
+    user.save()
+    audit.record("user.sign_up", obj=user, name=username, actor=user)
+    return user

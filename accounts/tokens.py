@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from atlas.keys import UnknownKey, key_ring
 
+from . import audit
 from .models import Token
 
 MARKER = ".atlasv1."
@@ -82,6 +83,7 @@ def digest(secret, key_id):
     return hmac.new(key, secret.encode(), sha256).hexdigest()
 
 
+@transaction.atomic
 def issue(user, *, description="", read_only=False, expires_at=None, kind=Token.Kind.USER):
     """Create a token for `user`; returns (token, text). The text is never stored."""
     public_id = _random_base62(PUBLIC_ID_LENGTH)
@@ -99,6 +101,14 @@ def issue(user, *, description="", read_only=False, expires_at=None, kind=Token.
         read_only=read_only,
         expires_at=expires_at,
     )
+    if kind == Token.Kind.USER:
+        audit.record(
+            "token.create",
+            obj=token,
+            name=description or public_id,
+            actor=user,
+            after={"read_only": read_only, "expires_at": expires_at and expires_at.isoformat()},
+        )
     return token, text
 
 
@@ -152,5 +162,7 @@ def revoke(token, now=None):
         updated = Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=now or timezone.now()
         )
+        if updated and token.kind == Token.Kind.USER:
+            audit.record("token.revoke", obj=token, name=token.description or token.public_id)
     token.refresh_from_db(fields=["revoked_at"])
     return updated == 1

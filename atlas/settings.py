@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -157,6 +158,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -281,6 +284,8 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
     }
 }
+# Database sessions that name their user, address and browser (accounts.sessions).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = env_int("ATLAS_SESSION_AGE_SECONDS", 14 * 24 * 3600)
 # `check --deploy` asks for HTTPS-only settings. Served over plain HTTP (the
 # embedded default on localhost, no https:// ATLAS_EXTERNAL_URL) they cannot
@@ -370,8 +375,23 @@ ATLAS_AUTH_FAILURE_LIMIT = env_int("ATLAS_AUTH_FAILURE_LIMIT", 10)
 ATLAS_AUTH_FAILURE_WINDOW = env_int("ATLAS_AUTH_FAILURE_WINDOW", 300)
 ATLAS_REDIS_URL = env_str("ATLAS_REDIS_URL")
 ATLAS_REDIS_KEY_PREFIX = env_str("ATLAS_REDIS_KEY_PREFIX", "atlas:")
-# Re-enter the password before generating a token when the sign-in is older.
+# Re-enter the password (and the second factor) before generating a token
+# when the sign-in is older.
 ATLAS_SUDO_SECONDS = env_int("ATLAS_SUDO_SECONDS", 300)
+
+# People: sign-up without an invitation (off: only invited people sign up),
+# how long invitations, password-reset and email-confirmation links live,
+# the time to type the second factor after the password, the name
+# authenticator apps show, and how long the audit trail is kept (0: forever).
+ATLAS_OPEN_SIGNUP = env_bool("ATLAS_OPEN_SIGNUP", False)
+ATLAS_INVITATION_TTL_SECONDS = env_int("ATLAS_INVITATION_TTL_SECONDS", 7 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env_int("ATLAS_PASSWORD_RESET_TTL_SECONDS", 3600)
+ATLAS_EMAIL_CONFIRM_TTL_SECONDS = env_int("ATLAS_EMAIL_CONFIRM_TTL_SECONDS", 24 * 3600)
+ATLAS_SIGN_IN_CODE_SECONDS = env_int("ATLAS_SIGN_IN_CODE_SECONDS", 300)
+ATLAS_TOTP_ISSUER = env_str("ATLAS_TOTP_ISSUER", "Atlas")
+ATLAS_AUDIT_RETENTION_DAYS = env_int("ATLAS_AUDIT_RETENTION_DAYS", 365)
+if min(ATLAS_INVITATION_TTL_SECONDS, PASSWORD_RESET_TIMEOUT, ATLAS_SIGN_IN_CODE_SECONDS) < 1:
+    raise ImproperlyConfigured("Invitation, password-reset and sign-in times must be positive")
 
 CACHES = {
     "default": {
@@ -416,6 +436,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NotificationKindEnum": "runs.notifications.models.Kind",
         "TokenKindEnum": [("user", "User"), ("run", "Run")],
+        "LevelEnum": "accounts.models.Level",
+        "MemberLevelEnum": "accounts.models.MemberLevel",
     },
 }
 

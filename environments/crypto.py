@@ -7,60 +7,31 @@ the database alone reveals none of them. The associated data binds each
 ciphertext to its row (environment, category, key or version number), so a
 value cannot be moved to another row by editing the database.
 
-Format: ``"v1:" + base64(nonce (12) | ciphertext | tag (16))``.
-
 `reseal_all()` moves every value to the current key after a rotation;
 `count_using_key()` tells whether a key is still needed (for retiring it).
 """
 
-import base64
 import json
-import os
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 
-from atlas.keys import UnknownKey, key_ring, reset_key_ring
+from atlas import sealing
+from atlas.keys import key_ring
+from atlas.sealing import SealedValueError
 
 PURPOSE = "environment-values"
-PREFIX = "v1:"
-NONCE_SIZE = 12
 
-
-class SealedValueError(Exception):
-    """A sealed value could not be opened: tampered with, or its key is gone."""
-
-
-def _key(key_id, purpose):
-    try:
-        return key_ring().derive(purpose, key_id)
-    except UnknownKey:
-        reset_key_ring()  # the key file may have been rotated by another process
-        return key_ring().derive(purpose, key_id)
+__all__ = ["SealedValueError", "seal", "unseal"]
 
 
 def seal(text, associated, purpose=PURPOSE):
-    """(sealed text, key id) for `text` bound to the string `associated`.
-
-    Other apps seal their own values with a `purpose` of their own, so each
-    derived key serves one use."""
-    key_id = key_ring().current
-    nonce = os.urandom(NONCE_SIZE)
-    sealed = AESGCM(_key(key_id, purpose)).encrypt(nonce, text.encode(), associated.encode())
-    return PREFIX + base64.b64encode(nonce + sealed).decode("ascii"), key_id
+    """(sealed text, key id) for `text` bound to the string `associated`
+    (atlas.sealing); other apps pass a `purpose` of their own."""
+    return sealing.seal(text, associated, purpose)
 
 
 def unseal(sealed, key_id, associated, purpose=PURPOSE):
-    if not sealed.startswith(PREFIX):
-        raise SealedValueError("Unknown sealed value format.")
-    try:
-        raw = base64.b64decode(sealed[len(PREFIX) :])
-        key = _key(key_id, purpose)
-        plain = AESGCM(key).decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], associated.encode())
-    except (InvalidTag, ValueError, UnknownKey) as exc:
-        raise SealedValueError(f"A sealed value could not be opened: {exc!r}") from None
-    return plain.decode()
+    return sealing.unseal(sealed, key_id, associated, purpose)
 
 
 def _variable_ad(environment_id, category, key):

@@ -9,7 +9,7 @@ from django.db.models import Subquery
 from django.db.models.functions import Lower
 
 from accounts.models import Namespace, User
-from accounts.privileges import readable_namespaces, readable_namespaces_q
+from accounts.privileges import SQL_CONSTANTS, readable_environments_q
 
 from .models import EnvironmentState, StateVersion
 
@@ -27,7 +27,9 @@ def _head_queryset(user, username, name):
             name_lower=Lower("environment__name"),
         )
         .filter(
-            readable_namespaces_q(user, field="environment__namespace"),
+            readable_environments_q(
+                user, namespace="environment__namespace", environment="environment"
+            ),
             namespace_lower=username.lower(),
             name_lower=name.lower(),
             head__isnull=False,
@@ -46,8 +48,9 @@ def _compiled_head_query():
     0.03 ms, on the hot path of every Terraform command. So it is compiled
     once per process, from the very same queryset (the privilege rule stays
     in accounts.privileges), with stand-in values whose places in the
-    parameters are then filled per request. If any parameter is not one of
-    the stand-ins, the query is not cached and the ORM runs every time.
+    parameters are then filled per request. The privilege rule's own
+    constants (level names) stay as they are; if any other parameter is not
+    one of the stand-ins, the query is not cached and the ORM runs every time.
     """
     key = (connection.alias, connection.vendor)
     if key not in _compiled:
@@ -55,8 +58,11 @@ def _compiled_head_query():
         queryset = _head_queryset(stand_in, _USERNAME, _NAME)
         sql, params = queryset.query.sql_with_params()
         roles = {_USER_ID: "user", _NAMESPACE_ID: "namespace", _USERNAME: "username", _NAME: "name"}
-        found = [roles.get(param) for param in params]
-        complete = None not in found and set(found) == set(roles.values())
+        found = [
+            roles.get(param) or (("constant", param) if param in SQL_CONSTANTS else None)
+            for param in params
+        ]
+        complete = None not in found and set(roles.values()) <= set(found)
         _compiled[key] = (sql, found) if complete else None
     return _compiled[key]
 
@@ -83,7 +89,9 @@ def readable_head(user, username, name):
             "name": name.lower(),
         }
         with connection.cursor() as cursor:
-            cursor.execute(sql, [values[role] for role in roles])
+            cursor.execute(
+                sql, [role[1] if isinstance(role, tuple) else values[role] for role in roles]
+            )
             row = cursor.fetchone()
     return StateVersion(**dict(zip(HEAD_COLUMNS, row, strict=True))) if row else None
 
@@ -110,12 +118,12 @@ class StateListing:
             )
             visible = visible.filter(namespace_id=Subquery(named))
         self.rows = (
-            visible.filter(readable_namespaces_q(user, field="namespace"))
+            visible.filter(readable_environments_q(user, environment="environment"))
             .select_related("environment__namespace")
             .only("updated_at", "environment__name", "environment__namespace__name")
             .order_by("-updated_at", "-environment_id")
         )
-        self.counted = visible.filter(namespace__in=readable_namespaces(user).values("pk"))
+        self.counted = visible.filter(readable_environments_q(user, environment="environment"))
 
     def count(self):
         return self.counted.count()

@@ -1,17 +1,20 @@
-"""The accounts part of /api/v1: authenticate, user, organizations, members, tokens."""
+"""The accounts part of /api/v1: authenticate, user, organizations, members, tokens.
+
+Teams, invitations and the audit trail have modules of their own beside this one.
+"""
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import services, throttle, tokens
-from accounts.access import namespace_for, request_token
-from accounts.models import Level, Membership, Organization, Token, User
+from accounts import audit, invitations, services, throttle, tokens, twofactor
+from accounts.access import organization_for, request_token
+from accounts.models import MemberLevel, Membership, Organization, Token, User
 from accounts.privileges import readable_namespaces
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Unprocessable
@@ -24,6 +27,9 @@ ORGANIZATION_ENVELOPE = inline_serializer(
     "OrganizationEnvelope", {"organization": s.OrganizationSerializer()}
 )
 MEMBERSHIP_ENVELOPE = inline_serializer("MembershipEnvelope", {"membership": s.MemberSerializer()})
+INVITATION_ENVELOPE = inline_serializer(
+    "InvitationEnvelope", {"invitation": s.InvitationSerializer()}
+)
 
 
 class AuthenticateViewSet(viewsets.ViewSet):
@@ -44,7 +50,16 @@ class AuthenticateViewSet(viewsets.ViewSet):
         data = validated(s.LoginSerializer(data=unwrap(request.data, "user")))
         user = throttle.authenticate_password(request, data["login"], data["password"])
         if user is None:
+            audit.record("user.sign_in_failed", name=data["login"][:150], after={"door": "api"})
             raise AuthenticationFailed(BAD_LOGIN)
+        try:
+            twofactor.check_token_creation(request, user, data["otp"])
+        except twofactor.SecondFactorNeeded as exc:
+            if exc.enrol:
+                raise PermissionDenied(str(exc)) from None
+            audit.record("user.sign_in_failed", obj=user, actor=user, after={"door": "api"})
+            raise AuthenticationFailed({"otp": [str(exc)]}) from None
+        audit.record("user.sign_in", obj=user, actor=user, after={"door": "api"})
         _, text = tokens.issue(user, description=data["description"] or "API login")
         return Response({"token": text}, status=status.HTTP_201_CREATED)
 
@@ -104,11 +119,8 @@ class UserViewSet(viewsets.ViewSet):
         )
 
 
-def _organization_with_level(request, name, needed=Level.READ):
-    namespace, level = namespace_for(request, name, needed)
-    if not namespace.is_organization:
-        raise Http404
-    organization = Organization.objects.select_related("namespace").get(namespace=namespace)
+def _organization_with_level(request, name, admin=False):
+    organization, level = organization_for(request, name, admin=admin)
     organization.caller_level = level
     return organization
 
@@ -140,12 +152,25 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = validated(s.OrganizationCreateSerializer(data=unwrap(request.data, "organization")))
         organization = services.create_organization(request.user, data["name"], data["email"])
-        organization.caller_level = Level.ADMIN
+        organization.caller_level = MemberLevel.ADMIN
         return Response({"organization": self.get_serializer(organization).data}, status=201)
 
     @extend_schema(responses=ORGANIZATION_ENVELOPE)
     def retrieve(self, request, name):
         organization = _organization_with_level(request, name)
+        return Response({"organization": self.get_serializer(organization).data})
+
+    @extend_schema(
+        request=inline_serializer(
+            "OrganizationUpdateRequest", {"organization": s.OrganizationUpdateSerializer()}
+        ),
+        responses=ORGANIZATION_ENVELOPE,
+    )
+    def partial_update(self, request, name):
+        organization = _organization_with_level(request, name, admin=True)
+        data = validated(s.OrganizationUpdateSerializer(data=unwrap(request.data, "organization")))
+        if "require_two_factor" in data:
+            services.set_require_two_factor(organization, data["require_two_factor"], request.user)
         return Response({"organization": self.get_serializer(organization).data})
 
 
@@ -165,14 +190,27 @@ class MemberViewSet(viewsets.GenericViewSet):
         request=inline_serializer(
             "MemberCreateRequest", {"membership": s.MemberCreateSerializer()}
         ),
-        responses={201: MEMBERSHIP_ENVELOPE},
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="MemberAdded",
+                serializers=[MEMBERSHIP_ENVELOPE, INVITATION_ENVELOPE],
+                resource_type_field_name=None,
+            )
+        },
     )
     def create(self, request, name):
-        organization = _organization_with_level(request, name, Level.ADMIN)
+        """Operators add a member at once; everyone else invites them."""
+        organization = _organization_with_level(request, name, admin=True)
         data = validated(s.MemberCreateSerializer(data=unwrap(request.data, "membership")))
         user = services.find_user(data["username"])
         if user is None:
             raise Unprocessable({"username": ["no such user"]})
+        if not request.user.is_staff:
+            invitation = invitations.invite(
+                organization, request.user, username=user.username, level=data["level"]
+            )
+            body = s.InvitationSerializer(invitation).data
+            return Response({"invitation": body}, status=201)
         membership = services.add_member(organization, user, data["level"])
         return Response({"membership": self.get_serializer(membership).data}, status=201)
 
@@ -193,14 +231,14 @@ class MemberViewSet(viewsets.GenericViewSet):
         responses=MEMBERSHIP_ENVELOPE,
     )
     def partial_update(self, request, name, username):
-        organization = _organization_with_level(request, name, Level.ADMIN)
+        organization = _organization_with_level(request, name, admin=True)
         membership = self._membership(organization, username)
         data = validated(s.MemberUpdateSerializer(data=unwrap(request.data, "membership")))
         services.change_level(membership, data["level"])
         return Response({"membership": self.get_serializer(membership).data})
 
     def destroy(self, request, name, username):
-        organization = _organization_with_level(request, name, Level.ADMIN)
+        organization = _organization_with_level(request, name, admin=True)
         services.remove_member(self._membership(organization, username))
         return Response(status=204)
 
@@ -235,6 +273,11 @@ class TokenViewSet(viewsets.GenericViewSet):
         data = validated(
             s.TokenCreateSerializer(data=unwrap(request.data, "token", required=False))
         )
+        code = data.pop("otp")
+        try:
+            twofactor.check_token_creation(request, request.user, code)
+        except twofactor.SecondFactorNeeded as exc:
+            raise exceptions.PermissionDenied({"otp": [str(exc)]}) from None
         token, text = tokens.issue(request.user, **data)
         body = s.NewTokenSerializer(token, context={"text": text}).data
         return Response({"token": body}, status=201, headers={"Cache-Control": "no-store"})

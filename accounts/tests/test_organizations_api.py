@@ -97,6 +97,7 @@ def test_the_list_shows_only_my_organizations_with_my_level(personas):
             "email": "",
             "created_at": body["organizations"][0]["created_at"],
             "level": "read",
+            "require_two_factor": False,
         }
     ]
     assert body["meta"] == {"total": 1, "page": 1, "per_page": 20}

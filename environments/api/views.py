@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from accounts.access import namespace_for
 from accounts.models import Level
-from accounts.privileges import readable_namespaces_q
+from accounts.privileges import readable_environments_q
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
@@ -32,7 +32,7 @@ class EnvironmentViewSet(viewsets.GenericViewSet):
     pagination_class = envelope_pagination("environments")
 
     def get_queryset(self):
-        queryset = Environment.objects.filter(readable_namespaces_q(self.request.user))
+        queryset = Environment.objects.filter(readable_environments_q(self.request.user))
         username = self.request.query_params.get("username")
         if username:
             queryset = queryset.filter(namespace__name__iexact=username)

@@ -69,11 +69,11 @@ def recipient_addresses(configuration):
         query = Q()
         for name in names:
             query |= Q(username__iexact=name)
-        namespace = configuration.environment.namespace
+        environment = configuration.environment
         users = {
             user.username.lower(): user
             for user in User.objects.filter(query, is_active=True).exclude(email="")
-            if namespace_level(user, namespace) is not None
+            if namespace_level(user, environment.namespace, environment=environment) is not None
         }
     addresses = []
     for entry in configuration.recipients:

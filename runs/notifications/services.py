@@ -57,7 +57,10 @@ def _recipient_errors(recipients, environment):
         users = {u.username.lower(): u for u in User.objects.filter(query, is_active=True)}
         for name in names:
             user = users.get(name.lower())
-            if user is None or namespace_level(user, environment.namespace) is None:
+            if (
+                user is None
+                or namespace_level(user, environment.namespace, environment=environment) is None
+            ):
                 problems.append(f"{name} is not a user who can read {environment.namespace.name}")
             elif not user.email:
                 problems.append(f"{name} has no email address")

@@ -1,0 +1,102 @@
+"""Teams of an organization and their members, under /api/v1/organizations/:org/teams.
+
+Members of the organization read them; owners (admins) change them. The
+rules are accounts.teams'.
+"""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from accounts import services, teams
+from accounts.access import organization_for
+from atlas.api.envelopes import unwrap, validated
+from atlas.api.exceptions import Unprocessable
+from atlas.api.pagination import envelope_pagination
+
+from . import serializers as s
+
+TEAM_ENVELOPE = inline_serializer("TeamEnvelope", {"team": s.TeamDetailSerializer()})
+TEAM_REQUEST = inline_serializer("TeamRequest", {"team": s.TeamWriteSerializer()})
+TEAM_MEMBER_REQUEST = inline_serializer(
+    "TeamMemberRequest", {"membership": s.TeamMemberSerializer()}
+)
+TEAM_MEMBER_ENVELOPE = inline_serializer(
+    "TeamMemberEnvelope", {"membership": s.TeamMemberSerializer()}
+)
+
+
+def _team(organization, name):
+    team = teams.find_team(organization, name)
+    if team is None:
+        raise Http404
+    return team
+
+
+def _detail(team):
+    team.member_names = list(teams.members(team).values_list("username", flat=True))
+    team.grant_list = list(teams.team_grants(team))
+    return {"team": s.TeamDetailSerializer(team).data}
+
+
+class TeamViewSet(viewsets.GenericViewSet):
+    """The organization's teams, the owners team first; changes need an owner."""
+
+    serializer_class = s.TeamSerializer
+    pagination_class = envelope_pagination("teams")
+
+    def list(self, request, name):
+        organization, _level = organization_for(request, name)
+        page = self.paginate_queryset(teams.teams_with_members(organization))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=TEAM_REQUEST, responses={201: TEAM_ENVELOPE})
+    def create(self, request, name):
+        organization, _level = organization_for(request, name, admin=True)
+        data = validated(s.TeamWriteSerializer(data=unwrap(request.data, "team")))
+        team = teams.create_team(organization, data["name"])
+        return Response(_detail(team), status=201)
+
+    @extend_schema(responses=TEAM_ENVELOPE)
+    def retrieve(self, request, name, team):
+        organization, _level = organization_for(request, name)
+        return Response(_detail(_team(organization, team)))
+
+    @extend_schema(request=TEAM_REQUEST, responses=TEAM_ENVELOPE)
+    def partial_update(self, request, name, team):
+        organization, _level = organization_for(request, name, admin=True)
+        found = _team(organization, team)
+        data = validated(s.TeamWriteSerializer(data=unwrap(request.data, "team")))
+        teams.rename_team(found, data["name"])
+        return Response(_detail(found))
+
+    def destroy(self, request, name, team):
+        organization, _level = organization_for(request, name, admin=True)
+        teams.delete_team(_team(organization, team))
+        return Response(status=204)
+
+
+class TeamMemberViewSet(viewsets.ViewSet):
+    """Adding members of the organization to a team, and taking them out."""
+
+    @extend_schema(request=TEAM_MEMBER_REQUEST, responses={201: TEAM_MEMBER_ENVELOPE})
+    def create(self, request, name, team):
+        organization, _level = organization_for(request, name, admin=True)
+        found = _team(organization, team)
+        data = validated(s.TeamMemberSerializer(data=unwrap(request.data, "membership")))
+        user = services.find_user(data["username"])
+        if user is None:
+            raise Unprocessable({"username": ["no such user"]})
+        teams.add_team_member(found, user)
+        return Response({"membership": {"username": user.username}}, status=201)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, name, team, username):
+        organization, _level = organization_for(request, name, admin=True)
+        found = _team(organization, team)
+        user = services.find_user(username)
+        if user is None or not teams.members(found).filter(pk=user.pk).exists():
+            raise Http404
+        teams.remove_team_member(found, user)
+        return Response(status=204)
