@@ -1,8 +1,10 @@
-"""The people-facing pages of accounts: sign-in, dashboard, tokens, organizations.
+"""The people-facing pages of accounts: dashboard, tokens, organizations.
 
 Every rule (naming, uniqueness, the last admin, who may see what) is
-accounts.services' or accounts.access'; these views only turn their answers
-into pages, form errors and messages.
+accounts.services', accounts.invitations' or accounts.access'; these views
+only turn their answers into pages, form errors and messages. Sign-in,
+account settings, teams, invitations and the audit trail have modules of
+their own in accounts.pages.
 """
 
 from datetime import timedelta
@@ -13,61 +15,34 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import services, tokens
-from .access import namespace_for
-from .decorators import confirm_sudo, require_sudo_mode, sudo_active, throttled_page
-from .forms import LoginForm, MemberAddForm, MemberLevelForm, OrganizationForm, TokenForm
-from .models import Level, Token
-
-
-def _sentence(text):
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-def _add_service_errors(form, exc, field):
-    """Put a service's ValidationError on the form, as full sentences.
-
-    Services speak the API's shape ({"name": ["has already been taken"]});
-    on a page the field's label makes it read "Name has already been taken."
-    """
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {field: exc.messages}
-    for name, texts in errors.items():
-        target = name if name in form.fields else None
-        label = form[target].label if target else ""
-        for text in texts:
-            form.add_error(target, _sentence(f"{label} {text}"))
+from . import invitations, services, tokens, twofactor
+from .access import organization_for
+from .decorators import require_sudo_mode, sudo_active, throttled_page
+from .forms import (
+    InviteForm,
+    MemberLevelForm,
+    OrganizationForm,
+    TokenForm,
+    TwoFactorRequiredForm,
+    add_service_errors,
+    sentence,
+)
+from .models import Level, MemberLevel, Token
+from .privileges import is_owner, session_verified
 
 
 def _error_messages(request, exc):
     for text in exc.messages:
-        messages.error(request, _sentence(text))
+        messages.error(request, sentence(text))
 
 
-# Sign-in and sign-out
+# Sign-in lives in accounts.pages.signin; signing out is Django's.
 
-
-class _LoginView(auth_views.LoginView):
-    """Django's sign-in; its form checks the password through the failure throttle."""
-
-    form_class = LoginForm
-    redirect_authenticated_user = True
-
-    def form_valid(self, form):
-        # Django's login() rotates the session key; the password was just typed.
-        response = super().form_valid(form)
-        confirm_sudo(self.request)
-        return response
-
-
-login = throttled_page(_LoginView.as_view())
 logout = auth_views.LogoutView.as_view()
 
 
@@ -89,12 +64,20 @@ def dashboard(request):
     memberships = user.memberships.select_related("organization__namespace").order_by(
         "organization__namespace__name"
     )
+    verified = session_verified(user)
     namespaces = [{"name": user.username, "kind": "user", "level": Level.ADMIN}]
     namespaces += [
-        {"name": m.organization.name, "kind": "organization", "level": m.level} for m in memberships
+        {
+            "name": m.organization.name,
+            "kind": "organization",
+            "level": m.level,
+            "closed": m.organization.require_two_factor and not verified,
+        }
+        for m in memberships
     ]
     context = {
         "namespaces": namespaces,
+        "invitations": list(invitations.pending_for_user(user)),
         "active_tokens": _own_tokens(user).filter(_active(timezone.now())).count(),
         "api_url": settings.EXTERNAL_URL or request.build_absolute_uri("/").rstrip("/"),
     }
@@ -110,6 +93,7 @@ def _tokens_page(request, form):
         "a_minute_ago": timezone.now() - timedelta(minutes=1),
         "form": form,
         "sudo_needed": not sudo_active(request),
+        "enrol_first": twofactor.must_enrol_before_tokens(request.user),
     }
     return render(request, "accounts/tokens.html", context)
 
@@ -132,6 +116,8 @@ def token_create(request):
     (never_cache sends `Cache-Control: no-store`).
     """
     form = TokenForm(request.POST)
+    if twofactor.must_enrol_before_tokens(request.user):
+        form.add_error(None, twofactor.ENROL_NEEDED)
     if not form.is_valid():
         return _tokens_page(request, form)
     token, text = tokens.issue(request.user, **form.token_arguments())
@@ -157,9 +143,13 @@ def _organizations_page(request, form):
     memberships = request.user.memberships.select_related("organization__namespace").order_by(
         "organization__namespace__name"
     )
-    return render(
-        request, "accounts/organizations.html", {"memberships": memberships, "form": form}
-    )
+    context = {
+        "memberships": memberships,
+        "form": form,
+        "verified": session_verified(request.user),
+        "invitations": list(invitations.pending_for_user(request.user)),
+    }
+    return render(request, "accounts/organizations.html", context)
 
 
 @login_required
@@ -176,19 +166,17 @@ def organization_create(request):
         try:
             organization = services.create_organization(request.user, form.cleaned_data["name"])
         except ValidationError as exc:
-            _add_service_errors(form, exc, "name")
+            add_service_errors(form, exc, "name")
         else:
             messages.success(request, f"Organization {organization.name} created.")
             return redirect("accounts:organization", name=organization.name)
     return _organizations_page(request, form)
 
 
-def _organization(request, name, needed=Level.READ):
-    """(organization, caller's level); 404 for non-members, 403 below `needed`."""
-    namespace, level = namespace_for(request, name, needed)
-    if not namespace.is_organization:
-        raise Http404
-    return namespace.organization, level
+def _organization(request, name, admin=False):
+    """(organization, caller's level); 404 for non-members, 403 for non-owners when
+    `admin` is needed."""
+    return organization_for(request, name, admin=admin)
 
 
 def _membership(organization, username):
@@ -198,14 +186,19 @@ def _membership(organization, username):
     )
 
 
-def _members_page(request, organization, level, add_form):
+def _members_page(request, organization, level, invite_form, settings_form=None):
+    owner = is_owner(level)
     context = {
         "organization": organization,
         "level": level,
-        "is_admin": level == Level.ADMIN,
+        "is_admin": owner,
         "memberships": organization.memberships.select_related("user").order_by("user__username"),
-        "levels": Level.choices,
-        "add_form": add_form,
+        "levels": MemberLevel.choices,
+        "invite_form": invite_form,
+        "invitations": invitations.pending_for_organization(organization) if owner else [],
+        "settings_form": settings_form
+        or TwoFactorRequiredForm(initial={"require_two_factor": organization.require_two_factor}),
+        "tab": "members",
     }
     return render(request, "accounts/organization.html", context)
 
@@ -214,45 +207,84 @@ def _members_page(request, organization, level, add_form):
 @require_GET
 def organization_detail(request, name):
     organization, level = _organization(request, name)
-    return _members_page(request, organization, level, MemberAddForm())
+    return _members_page(request, organization, level, InviteForm())
 
 
 @login_required
 @require_POST
-def member_add(request, name):
-    organization, level = _organization(request, name, Level.ADMIN)
-    form = MemberAddForm(request.POST)
+def member_invite(request, name):
+    """Invite someone; operators add an existing user at once instead."""
+    organization, level = _organization(request, name, admin=True)
+    form = InviteForm(request.POST)
     if form.is_valid():
-        user = services.find_user(form.cleaned_data["username"])
-        if user is None:
-            form.add_error("username", "There is no user with that name.")
-        else:
-            try:
-                services.add_member(organization, user, form.cleaned_data["level"])
-            except ValidationError as exc:
-                _add_service_errors(form, exc, "username")
+        arguments = form.invite_arguments()
+        try:
+            if request.user.is_staff and "username" in arguments:
+                user = services.find_user(arguments["username"])
+                if user is None:
+                    raise ValidationError({"invitee": ["There is no user with that name."]})
+                services.add_member(organization, user, arguments["level"])
+                done = f"{user.username} added with {arguments['level']} access."
             else:
-                level_name = Level(form.cleaned_data["level"]).label.lower()
-                messages.success(request, f"{user.username} added with {level_name} access.")
-                return redirect("accounts:organization", name=organization.name)
+                invitation = invitations.invite(organization, request.user, **arguments)
+                done = f"Invitation sent to {invitation.invitee}."
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"base": exc.messages}
+            for texts in errors.values():
+                for text in texts:
+                    form.add_error("invitee", sentence(text))
+        else:
+            messages.success(request, done)
+            return redirect("accounts:organization", name=organization.name)
     return _members_page(request, organization, level, form)
 
 
 @login_required
 @require_POST
+def invitation_revoke(request, name, public_id):
+    organization, _ = _organization(request, name, admin=True)
+    invitation = get_object_or_404(organization.invitations, public_id=public_id)
+    try:
+        invitations.revoke(invitation)
+    except invitations.InvitationClosed as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Invitation of {invitation.invitee} revoked.")
+    return redirect("accounts:organization", name=organization.name)
+
+
+@login_required
+@require_POST
+def organization_settings(request, name):
+    organization, _ = _organization(request, name, admin=True)
+    form = TwoFactorRequiredForm(request.POST)
+    if form.is_valid():
+        required = form.cleaned_data["require_two_factor"]
+        try:
+            services.set_require_two_factor(organization, required, request.user)
+        except ValidationError as exc:
+            _error_messages(request, exc)
+        else:
+            state = "now requires" if required else "no longer requires"
+            messages.success(request, f"{organization.name} {state} two-factor sign-in.")
+    return redirect("accounts:organization", name=organization.name)
+
+
+@login_required
+@require_POST
 def member_level(request, name, username):
-    organization, _ = _organization(request, name, Level.ADMIN)
+    organization, _ = _organization(request, name, admin=True)
     membership = _membership(organization, username)
     form = MemberLevelForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose read, write or admin.")
+        messages.error(request, "Choose none, read, write or admin.")
     else:
         try:
             services.change_level(membership, form.cleaned_data["level"])
         except ValidationError as exc:
             _error_messages(request, exc)
         else:
-            level_name = Level(membership.level).label.lower()
+            level_name = MemberLevel(membership.level).label.lower()
             messages.success(request, f"{membership.user.username} now has {level_name} access.")
     return redirect("accounts:organization", name=organization.name)
 
@@ -260,7 +292,7 @@ def member_level(request, name, username):
 @login_required
 @require_POST
 def member_remove(request, name, username):
-    organization, _ = _organization(request, name, Level.ADMIN)
+    organization, _ = _organization(request, name, admin=True)
     membership = _membership(organization, username)
     try:
         services.remove_member(membership)

@@ -2,9 +2,11 @@
 
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 
+from accounts.access import TwoFactorRequired
 from atlas.api import jsonapi
 from atlas.api.exceptions import NOT_FOUND_MESSAGE, json_error
 
@@ -38,9 +40,11 @@ def handler400(request, exception=None):
 def handler403(request, exception=None):
     if _is_api(request):
         return json_error(403, "You may not do this.")
-    from django.views.defaults import permission_denied
-
-    return permission_denied(request, exception)
+    context = {
+        "exception": str(exception or ""),
+        "two_factor_required": isinstance(exception, TwoFactorRequired),
+    }
+    return render(request, "403.html", context, status=403)
 
 
 def health(request):

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from .views import actions, pages
+from .views import access, actions, pages
 
 ENV = "environments/<str:username>/<str:name>"
 
@@ -23,4 +23,17 @@ urlpatterns = [
     path(f"{ENV}/settings/unlock", actions.unlock, name="unlock"),
     path(f"{ENV}/settings/force-unlock", actions.force_unlock, name="force-unlock"),
     path(f"{ENV}/settings/delete", actions.delete_environment, name="delete"),
+    path(f"{ENV}/access", access.access, name="access"),
+    path(f"{ENV}/access/teams", access.grant_team, name="grant-team"),
+    path(f"{ENV}/access/users", access.grant_user, name="grant-user"),
+    path(
+        f"{ENV}/access/<str:kind>/<str:who>/level",
+        access.grant_level,
+        name="grant-level",
+    ),
+    path(
+        f"{ENV}/access/<str:kind>/<str:who>/remove",
+        access.grant_remove,
+        name="grant-remove",
+    ),
 ]

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.decorators import SUDO_SESSION_KEY
-from accounts.models import Level, Membership, Organization, Token
+from accounts.models import Invitation, Level, Membership, Organization, Token
 from accounts.tests.factories import PASSWORD, UserFactory, member, organization, token_for
 from conftest import api_client
 
@@ -357,31 +357,48 @@ def test_the_organizations_page_lists_mine_with_my_level(personas):
 # Members
 
 
-def test_an_admin_adds_a_reader(personas):
+def test_an_admin_invites_a_user_who_is_not_a_member_until_they_accept(personas):
     client = signed_in(personas.admin.user)
     newcomer = UserFactory(username="newcomer")
 
     response = client.post(
-        "/organizations/acme/members", {"username": "NEWCOMER", "level": "read"}, follow=True
+        "/organizations/acme/members", {"invitee": "NEWCOMER", "level": "read"}, follow=True
     )
 
     assert response.status_code == 200
-    assert Membership.objects.get(organization=personas.org, user=newcomer).level == Level.READ
-    assert "newcomer added with read access." in content(response)
+    assert "Invitation sent to newcomer." in content(response)
+    assert not Membership.objects.filter(user=newcomer).exists()
+    invitation = Invitation.objects.get(organization=personas.org)
+    assert (invitation.user, invitation.level, invitation.status) == (newcomer, "read", "pending")
 
 
-def test_adding_an_unknown_user_or_a_member_again_is_refused_on_the_form(personas):
+def test_an_operator_adds_a_user_at_once(personas):
+    personas.admin.user.is_staff = True
+    personas.admin.user.save()
+    newcomer = UserFactory(username="newcomer")
+
+    response = signed_in(personas.admin.user).post(
+        "/organizations/acme/members", {"invitee": "newcomer", "level": "write"}, follow=True
+    )
+
+    assert "newcomer added with write access." in content(response)
+    assert Membership.objects.get(organization=personas.org, user=newcomer).level == Level.WRITE
+    assert not Invitation.objects.exists()
+
+
+def test_inviting_an_unknown_user_or_a_member_again_is_refused_on_the_form(personas):
     client = signed_in(personas.admin.user)
     before = Membership.objects.count()
 
-    response = client.post("/organizations/acme/members", {"username": "ghost", "level": "read"})
+    response = client.post("/organizations/acme/members", {"invitee": "ghost", "level": "read"})
     assert response.status_code == 200
-    assert "There is no user with that name." in content(response)
+    assert "No such user." in content(response)
 
-    response = client.post("/organizations/acme/members", {"username": "reader", "level": "read"})
+    response = client.post("/organizations/acme/members", {"invitee": "reader", "level": "read"})
     assert response.status_code == 200
-    assert "Username is already a member." in content(response)
+    assert "Is already a member." in content(response)
     assert Membership.objects.count() == before
+    assert not Invitation.objects.exists()
 
 
 def test_an_admin_changes_a_members_level(personas):
@@ -427,6 +444,7 @@ def test_the_members_page_shows_admins_the_forms_and_others_a_list(personas):
     admin_page = content(signed_in(personas.admin.user).get("/organizations/acme"))
     assert 'action="/organizations/acme/members"' in admin_page
     assert 'action="/organizations/acme/members/reader/remove"' in admin_page
+    assert 'action="/organizations/acme/settings"' in admin_page
 
     response = signed_in(personas.reader.user).get("/organizations/acme")
     assert response.status_code == 200
@@ -440,7 +458,7 @@ def test_the_members_page_shows_admins_the_forms_and_others_a_list(personas):
     ("method", "url", "data"),
     [
         ("get", "/organizations/acme", {}),
-        ("post", "/organizations/acme/members", {"username": "outsider", "level": "admin"}),
+        ("post", "/organizations/acme/members", {"invitee": "outsider", "level": "admin"}),
         ("post", "/organizations/acme/members/reader/level", {"level": "admin"}),
         ("post", "/organizations/acme/members/reader/remove", {}),
     ],

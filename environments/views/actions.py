@@ -25,7 +25,7 @@ from ..forms import (
 )
 from ..models import Variable
 from .common import environment_url, page_environment
-from .pages import render_list, render_settings, render_variables, writable_namespaces
+from .pages import render_list, render_settings, render_variables, writable_namespace_names
 
 
 def _add_errors(form, error):
@@ -37,7 +37,7 @@ def _add_errors(form, error):
 @login_required
 @require_POST
 def create_environment(request):
-    form = EnvironmentCreateForm(request.POST, namespaces=writable_namespaces(request.user))
+    form = EnvironmentCreateForm(request.POST, namespaces=writable_namespace_names(request.user))
     if form.is_valid():
         namespace, _level = namespace_for(request, form.cleaned_data["namespace"], Level.WRITE)
         try:

@@ -8,8 +8,8 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from accounts.models import Level, Membership, Namespace
-from accounts.privileges import readable_namespaces_q
+from accounts.models import Level
+from accounts.privileges import readable_environments_q, writable_namespaces
 from atlas.blobs import open_blob
 
 from .. import doors
@@ -30,15 +30,9 @@ PER_PAGE = 50
 VALUE_PREVIEW = 200
 
 
-def writable_namespaces(user):
+def writable_namespace_names(user):
     """Names of the namespaces where `user` may create environments."""
-    organizations = Membership.objects.filter(
-        user=user, level__in=[Level.WRITE, Level.ADMIN]
-    ).values("organization__namespace_id")
-    names = Namespace.objects.filter(pk=user.namespace_id) | Namespace.objects.filter(
-        pk__in=organizations
-    )
-    return list(names.order_by("name").values_list("name", flat=True))
+    return list(writable_namespaces(user).order_by("name").values_list("name", flat=True))
 
 
 @login_required
@@ -48,13 +42,13 @@ def environment_list(request):
 
 
 def render_list(request, create_form=None):
-    environments = Environment.objects.filter(readable_namespaces_q(request.user))
+    environments = Environment.objects.filter(readable_environments_q(request.user))
     namespace = request.GET.get("namespace", "").strip()
     if namespace:
         environments = environments.filter(namespace__name__iexact=namespace)
     environments = with_latest_version(environments).order_by("namespace__name", "name")
     page = Paginator(environments, PER_PAGE).get_page(request.GET.get("page"))
-    namespaces = writable_namespaces(request.user)
+    namespaces = writable_namespace_names(request.user)
     if create_form is None:
         initial = {"namespace": namespace} if namespace in namespaces else {}
         create_form = EnvironmentCreateForm(namespaces=namespaces, initial=initial)

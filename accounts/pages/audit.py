@@ -1,0 +1,60 @@
+"""An organization's audit trail, for its owners."""
+
+from datetime import datetime, time
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .. import audit
+from ..access import organization_for
+from ..forms import AuditFilterForm
+
+PER_PAGE = 50
+ACTION_FAMILIES = [
+    "environment",
+    "grant",
+    "invitation",
+    "member",
+    "organization",
+    "run",
+    "state",
+    "team",
+    "token",
+    "user",
+    "variable",
+]
+
+
+@login_required
+@require_GET
+def audit_page(request, name):
+    organization, level = organization_for(request, name, admin=True)
+    form = AuditFilterForm(request.GET or None)
+    filters = {}
+    if form.is_bound and form.is_valid():
+        since = form.cleaned_data["since"]
+        filters = {
+            "action": form.cleaned_data["action"].strip(),
+            "actor": form.cleaned_data["actor"].strip(),
+            "since": datetime.combine(since, time.min, tzinfo=timezone.get_current_timezone())
+            if since
+            else None,
+        }
+    events = audit.filtered(audit.events_for(organization.namespace), **filters)
+    page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
+    query = {k: v for k, v in request.GET.items() if k in ("action", "actor", "since") and v}
+    context = {
+        "organization": organization,
+        "level": level,
+        "is_admin": True,
+        "form": form,
+        "page": page,
+        "query": urlencode(query) + "&" if query else "",
+        "families": ACTION_FAMILIES,
+        "tab": "audit",
+    }
+    return render(request, "accounts/audit.html", context)

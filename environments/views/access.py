@@ -1,0 +1,146 @@
+"""The Access tab: which teams and users hold which level on the environment.
+
+Anyone who reads the environment sees it; its admins change it. The rules
+are accounts.teams' (the same functions the API calls).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import services, teams
+from accounts.forms import GrantLevelForm, GrantTeamForm, GrantUserForm, sentence
+from accounts.models import Level, Team
+
+from .common import environment_url, page_environment
+
+
+def _free_teams(environment, team_grants):
+    """Teams of the environment's organization without a grant here (owners aside)."""
+    granted = {grant.team_id for grant in team_grants}
+    return [
+        team.name
+        for team in Team.objects.filter(
+            organization__namespace_id=environment.namespace_id, owners=False
+        ).order_by("name")
+        if team.pk not in granted
+    ]
+
+
+def render_access(request, username, name, team_form=None, user_form=None):
+    environment, context = page_environment(request, username, name)
+    team_grants, user_grants = teams.environment_grants(environment)
+    free = _free_teams(environment, team_grants) if environment.namespace.is_organization else []
+    context.update(
+        {
+            "tab": "access",
+            "team_grants": team_grants,
+            "user_grants": user_grants,
+            "levels": Level.choices,
+            "is_organization": environment.namespace.is_organization,
+            "team_form": team_form or GrantTeamForm(teams=free),
+            "user_form": user_form or GrantUserForm(),
+        }
+    )
+    return render(request, "environments/access.html", context)
+
+
+@login_required
+@require_GET
+def access(request, username, name):
+    return render_access(request, username, name)
+
+
+def _flash(request, exc):
+    for text in exc.messages:
+        messages.error(request, sentence(text))
+
+
+def _done(request, grant, created):
+    who = f"Team {grant.team.name}" if grant.team_id else grant.user.username
+    verb = "now has" if created else "has"
+    messages.success(request, f"{who} {verb} {grant.level} access.")
+
+
+@login_required
+@require_POST
+def grant_team(request, username, name):
+    environment, _ = page_environment(request, username, name, Level.ADMIN)
+    team_grants, _users = teams.environment_grants(environment)
+    form = GrantTeamForm(request.POST, teams=_free_teams(environment, team_grants))
+    if form.is_valid():
+        team = teams.team_for_environment(environment, form.cleaned_data["team"])
+        try:
+            grant, created = teams.set_grant(environment, form.cleaned_data["level"], team=team)
+        except ValidationError as exc:
+            form.add_error("team", sentence(" ".join(exc.messages)))
+        else:
+            _done(request, grant, created)
+            return redirect(environment_url(environment, "access"))
+    return render_access(request, username, name, team_form=form)
+
+
+@login_required
+@require_POST
+def grant_user(request, username, name):
+    environment, _ = page_environment(request, username, name, Level.ADMIN)
+    form = GrantUserForm(request.POST)
+    if form.is_valid():
+        user = services.find_user(form.cleaned_data["username"])
+        if user is None:
+            form.add_error("username", "There is no user with that name.")
+        else:
+            try:
+                grant, created = teams.set_grant(environment, form.cleaned_data["level"], user=user)
+            except ValidationError as exc:
+                form.add_error("username", sentence(" ".join(exc.messages)))
+            else:
+                _done(request, grant, created)
+                return redirect(environment_url(environment, "access"))
+    return render_access(request, username, name, user_form=form)
+
+
+def _grant(environment, kind, who):
+    if kind not in ("teams", "users"):
+        raise Http404
+    team_grants, user_grants = teams.environment_grants(environment)
+    if kind == "teams":
+        found = [g for g in team_grants if g.team.name.lower() == who.lower()]
+    else:
+        found = [g for g in user_grants if g.user.username.lower() == who.lower()]
+    if not found:
+        raise Http404
+    return found[0]
+
+
+@login_required
+@require_POST
+def grant_level(request, username, name, kind, who):
+    environment, _ = page_environment(request, username, name, Level.ADMIN)
+    grant = _grant(environment, kind, who)
+    form = GrantLevelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose read, write or admin.")
+    else:
+        try:
+            who_args = {"team": grant.team} if grant.team_id else {"user": grant.user}
+            grant, _created = teams.set_grant(environment, form.cleaned_data["level"], **who_args)
+        except ValidationError as exc:
+            _flash(request, exc)
+        else:
+            _done(request, grant, False)
+    return redirect(environment_url(environment, "access"))
+
+
+@login_required
+@require_POST
+def grant_remove(request, username, name, kind, who):
+    environment, _ = page_environment(request, username, name, Level.ADMIN)
+    grant = _grant(environment, kind, who)
+    label = f"Team {grant.team.name}" if grant.team_id else grant.user.username
+    teams.remove_grant(grant)
+    messages.success(request, f"{label} no longer has access of its own to {environment.slug}.")
+    return redirect(environment_url(environment, "access"))
