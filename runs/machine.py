@@ -16,6 +16,8 @@ UI call the actions below (`confirm`, `discard`, `cancel`), never
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
+
 from .models import Run, Status
 
 TERMINAL = frozenset(
@@ -138,16 +140,31 @@ def confirm(run, user=None, auto=False):
             log=line,
         ):
             raise TransitionRefused(run, "confirm")
+        _audit(run, "run.confirm", user, {"auto": True} if auto else None)
         enqueue(run)
     return run
+
+
+def _audit(run, action, user, after=None):
+    audit.record(
+        action,
+        obj=run,
+        name=f"run {run.pk} of {run.environment.slug}",
+        actor=user,
+        after=after,
+    )
 
 
 def discard(run, user=None, reason=""):
     require(run, "discard")
     who = user.username if user else "the system"
     line = ("plan", f"Discarded by {who}{': ' + reason if reason else ''}.")
-    if not transition(run, Status.DISCARDED, expected=[Status.PLANNED], ended_by=user, log=line):
-        raise TransitionRefused(run, "discard")
+    with transaction.atomic():
+        if not transition(
+            run, Status.DISCARDED, expected=[Status.PLANNED], ended_by=user, log=line
+        ):
+            raise TransitionRefused(run, "discard")
+        _audit(run, "run.discard", user, {"reason": reason} if reason else None)
     return run
 
 
@@ -162,14 +179,16 @@ def cancel(run, user=None):
     if run.status in (Status.PENDING, Status.CONFIRMED):
         phase = "plan" if run.status == Status.PENDING else "apply"
         line = (phase, f"Canceled by {who} before it started.")
-        if transition(
-            run,
-            Status.CANCELED,
-            expected=[Status.PENDING, Status.CONFIRMED],
-            ended_by=user,
-            log=line,
-        ):
-            return run
+        with transaction.atomic():
+            if transition(
+                run,
+                Status.CANCELED,
+                expected=[Status.PENDING, Status.CONFIRMED],
+                ended_by=user,
+                log=line,
+            ):
+                _audit(run, "run.cancel", user)
+                return run
         require(run, "cancel")  # it started meanwhile: cancel it as a running run
     asked = Run.objects.filter(
         pk=run.pk, status__in=RUNNING, cancel_requested_at__isnull=True
@@ -181,4 +200,5 @@ def cancel(run, user=None):
         raise TransitionRefused(run, "cancel")
     phase = "plan" if run.status == Status.PLANNING else "apply"
     append_line(run, phase, f"Cancel requested by {who}; interrupting Terraform.")
+    _audit(run, "run.cancel", user)
     return run

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
 from atlas.blobs import delete_blob, open_blob, read_blob, write_blob
 from environments.locking import write_refusal
 from environments.models import Environment
@@ -134,6 +135,11 @@ def write_state(
                 door=door, terraform_version=header.terraform_version[:32],
             )  # fmt: skip
             _record(state, version)
+            audit.record(
+                "state.write",
+                obj=environment,
+                after={"serial": version.serial, "run": run_id or None},
+            )
             kept = True
         return WriteResult(decision, version)
     finally:
@@ -158,9 +164,11 @@ def clear_head(environment):
         state = _locked_state(environment)
         if state.head_id is None:
             return False
+        serial = state.head.serial
         state.head = None
         state.updated_at = timezone.now()
         state.save(update_fields=["head", "updated_at"])
+        audit.record("state.delete", obj=environment, before={"serial": serial})
     return True
 
 
@@ -213,6 +221,12 @@ def rollback(environment, source, *, user=None, token=None):
                     source=StateVersion.Source.ROLLBACK, rolled_back_from=source,
                 )  # fmt: skip
                 _record(state, version)
+                audit.record(
+                    "state.rollback",
+                    obj=environment,
+                    before={"serial": source.serial},
+                    after={"serial": serial},
+                )
                 kept = True
             logger.info(
                 "State of environment %s rolled back to serial %s as serial %s",

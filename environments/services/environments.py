@@ -7,6 +7,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
+from accounts import audit
 from accounts.names import validate_name
 from atlas.blobs import delete_blob
 
@@ -41,17 +42,30 @@ def new_environment(namespace, name, user=None, auto_apply=False):
         raise ValidationError({"name": [TAKEN]})
     try:
         with transaction.atomic():
-            return Environment.objects.create(
+            environment = Environment.objects.create(
                 namespace=namespace, name=name, created_by=user, auto_apply=bool(auto_apply)
             )
+            audit.record(
+                "environment.create", obj=environment, after={"auto_apply": bool(auto_apply)}
+            )
+            return environment
     except IntegrityError:
         raise ValidationError({"name": [TAKEN]}) from None
 
 
+@transaction.atomic
 def set_auto_apply(environment, auto_apply):
+    before = environment.auto_apply
     environment.auto_apply = bool(auto_apply)
     environment.updated_at = timezone.now()
     environment.save(update_fields=["auto_apply", "updated_at"])
+    if before != environment.auto_apply:
+        audit.record(
+            "environment.update",
+            obj=environment,
+            before={"auto_apply": before},
+            after={"auto_apply": environment.auto_apply},
+        )
     return environment
 
 
@@ -83,6 +97,7 @@ def delete_environment(environment, user=None):
     """
     blobs = _owned_blobs(environment)
     slug = environment.slug
+    audit.record("environment.delete", obj=environment, name=slug)
     environment.delete()
     logger.info("Environment %s deleted by %s", slug, getattr(user, "username", None))
 
@@ -147,6 +162,10 @@ def lock_environment(
     for name, value in fields.items():
         setattr(row, name, value)
     row.save(update_fields=list(fields))
+    if kind == LockKind.MANUAL:
+        # Locks that clients take around each state write are routine; a
+        # person's lock (and any lock broken open, below) is recorded.
+        audit.record("environment.lock", obj=row, after={"reason": reason})
     logger.info("Environment %s locked by %s: %s", row.slug, describe(row), reason)
     return row
 
@@ -163,6 +182,7 @@ def unlock_environment(environment, user, force=False, reason="", lock_id=None):
         raise LockError("The environment is not locked.", row)
     holder = row.lock_holder
     described = describe(row)
+    was_manual = row.lock_kind == LockKind.MANUAL
     own = holds(row, user, lock_id)
     if not own and not force:
         detail = f"{described}: {row.lock_reason}" if row.lock_reason else described
@@ -174,6 +194,15 @@ def unlock_environment(environment, user, force=False, reason="", lock_id=None):
     for name, value in RELEASED.items():
         setattr(row, name, value)
     row.save(update_fields=list(RELEASED))
+    if force and not own:
+        audit.record(
+            "environment.force_unlock",
+            obj=row,
+            before={"holder": described},
+            after={"reason": reason} if reason else None,
+        )
+    elif was_manual:
+        audit.record("environment.unlock", obj=row)
     logger.info(
         "Environment %s %sunlocked by %s (held by %s)%s",
         row.slug,

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
+
 from ..crypto import seal_variable
 from ..models import Environment, Variable
 from ..process_names import refused_reason
@@ -116,6 +118,16 @@ def update_terraform_variables(environment, variables, user=None):
     if created:
         Variable.objects.bulk_create(created)
     _touch(environment)
+    audit.record(
+        "variable.update",
+        obj=environment,
+        after={
+            "category": category,
+            "set": sorted(kept),
+            "created": sorted(v.key for v in created),
+            "removed": sorted(removed),
+        },
+    )
 
 
 @transaction.atomic
@@ -142,10 +154,27 @@ def save_variable(environment, user, *, key, category, value, hcl, sensitive, va
         errors["value"] = value_errors(value)
     if errors:
         raise ValidationError(errors)
+    facts = {"key": key if variable is None else variable.key, "category": category}
     if variable is None:
         variable = _new(environment, category, key, value, user, hcl=hcl, sensitive=sensitive)
         variable.save()
+        audit.record(
+            "variable.create",
+            obj=environment,
+            after={**facts, "hcl": hcl, "sensitive": sensitive},
+        )
     else:
+        audit.record(
+            "variable.update",
+            obj=environment,
+            before={**facts, "hcl": variable.hcl, "sensitive": variable.sensitive},
+            after={
+                **facts,
+                "hcl": hcl,
+                "sensitive": sensitive,
+                "value": "kept" if keep_secret else "changed",
+            },
+        )
         if not keep_secret:
             seal_variable(variable, value)
         variable.hcl, variable.sensitive = hcl, sensitive
@@ -158,6 +187,11 @@ def save_variable(environment, user, *, key, category, value, hcl, sensitive, va
 @transaction.atomic
 def delete_variable(variable):
     environment = variable.environment
+    audit.record(
+        "variable.delete",
+        obj=environment,
+        before={"key": variable.key, "category": variable.category},
+    )
     variable.delete()
     _touch(environment)
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import audit
 from accounts.models import User
 from accounts.privileges import namespace_level
 from environments.models import Environment
@@ -143,7 +144,26 @@ def create_configuration(environment, user, data):
         configuration.save(
             update_fields=["url_sealed", "url_key_id", "secret_sealed", "secret_key_id"]
         )
+        audit.record(
+            "notification.create",
+            obj=configuration,
+            name=_audit_name(configuration),
+            after=_audit_fields(configuration),
+        )
     return configuration, secret
+
+
+def _audit_name(configuration):
+    return f"{configuration.get_kind_display()} on {configuration.environment.slug}"
+
+
+def _audit_fields(configuration):
+    """What the audit trail keeps of a configuration: never its URL or secret."""
+    return {
+        "events": list(configuration.events),
+        "recipients": len(configuration.recipients),
+        "enabled": configuration.enabled,
+    }
 
 
 def update_configuration(configuration, data):
@@ -153,6 +173,7 @@ def update_configuration(configuration, data):
         configuration = NotificationConfiguration.objects.select_for_update().get(
             pk=configuration.pk
         )
+        before = _audit_fields(configuration)
         fields = ["updated_at"]
         for name in ("events", "recipients"):
             if name in cleaned:
@@ -168,11 +189,28 @@ def update_configuration(configuration, data):
             fields += ["enabled", "disabled_reason", "failing_since"]
         configuration.updated_at = timezone.now()
         configuration.save(update_fields=fields)
+        after = _audit_fields(configuration)
+        if "url" in cleaned:
+            after["url"] = "changed"
+        audit.record(
+            "notification.update",
+            obj=configuration,
+            name=_audit_name(configuration),
+            before=before,
+            after=after,
+        )
     return configuration
 
 
+@transaction.atomic
 def delete_configuration(configuration):
     """Delete it with its deliveries: nothing more is sent."""
+    audit.record(
+        "notification.delete",
+        obj=configuration,
+        name=_audit_name(configuration),
+        before=_audit_fields(configuration),
+    )
     configuration.delete()
 
 
