@@ -14,8 +14,19 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from . import tokens
-from .models import Level, Membership, Namespace, Organization, Token, User
+from . import invitations, tokens
+from .models import (
+    Grant,
+    Invitation,
+    Level,
+    Membership,
+    Namespace,
+    Organization,
+    Team,
+    TeamMembership,
+    Token,
+    User,
+)
 from .names import NAME_HELP, validate_name
 from .services import TAKEN
 
@@ -256,3 +267,80 @@ class NamespaceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = TeamMembership
+    fields = ("user", "created_at")
+    readonly_fields = ("created_at",)
+    raw_id_fields = ("user",)
+    extra = 0
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Teams and their members. The owners team's members are the
+    organization's admins (change their level on the organization)."""
+
+    list_display = ("name", "organization", "owners", "created_at")
+    list_filter = ("owners",)
+    search_fields = ("name", "organization__namespace__name")
+    list_select_related = ("organization__namespace",)
+    inlines = (TeamMembershipInline,)
+    readonly_fields = ("organization", "owners", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.owners
+
+
+@admin.register(Grant)
+class GrantAdmin(admin.ModelAdmin):
+    list_display = ("environment", "team", "user", "level", "updated_at")
+    list_filter = ("level",)
+    search_fields = ("environment__name", "team__name", "user__username")
+    list_select_related = ("environment__namespace", "team", "user")
+    raw_id_fields = ("environment", "team", "user")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made by organization owners; operators see and revoke them."""
+
+    list_display = ("invitee", "organization", "level", "status", "invited_by", "expires_at")
+    list_filter = ("status", "level")
+    search_fields = ("user__username", "email", "organization__namespace__name")
+    list_select_related = ("user", "organization__namespace", "invited_by")
+    fields = (
+        "public_id",
+        "organization",
+        "user",
+        "email",
+        "level",
+        "status",
+        "invited_by",
+        "answered_by",
+        "created_at",
+        "expires_at",
+        "answered_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke_invitations",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected invitations", permissions=["change"])
+    def revoke_invitations(self, request, queryset):
+        revoked = 0
+        for invitation in queryset.filter(status=Invitation.Status.PENDING):
+            invitations.revoke(invitation)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} invitation(s).", messages.SUCCESS)
+
+
+# Admin pages kept with their own concern.
+from .audit import admin as _audit_admin  # noqa: E402, F401
+from .twofactor import admin as _twofactor_admin  # noqa: E402, F401

@@ -48,7 +48,8 @@ def namespace_level(user, namespace, token=None, environment=None):
     """The level `user` (acting through `token`, if any) holds in `namespace`,
     or on `environment` of that namespace when given.
 
-    None means no access at all: the caller must answer 404. At most one
+    None means no access at all: the caller must answer 404; "none" is a
+    member of the organization without a default level. At most one
     query, and none for the user's own namespace. Pass `environment`
     whenever the request is about one environment: grants apply to it, and
     a run token writes its own one.
@@ -58,7 +59,12 @@ def namespace_level(user, namespace, token=None, environment=None):
     if namespace.kind == Namespace.Kind.USER and namespace.pk == user.namespace_id:
         level = Level.ADMIN
     else:
-        level = highest(_levels(user, namespace, environment))
+        levels = _levels(user, namespace, environment)
+        level = highest(levels)
+        if level is None and environment is None and MemberLevel.NONE in levels:
+            # A member without a default level sees the organization (403
+            # for what needs a level there), never its environments (404).
+            level = MemberLevel.NONE
     if token is not None:
         if token.read_only:
             level = _cap(level, Level.READ)

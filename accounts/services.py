@@ -14,7 +14,6 @@ from .models import (
     Membership,
     Namespace,
     Organization,
-    Team,
     TeamMembership,
     User,
 )
@@ -33,7 +32,7 @@ def name_taken(name):
 
 @transaction.atomic
 def create_organization(creator, name, email=""):
-    """Create an organization with its owners team; its creator becomes its admin."""
+    """Create an organization; its creator becomes its admin (in its owners team)."""
     try:
         validate_name(name)
     except ValidationError as exc:
@@ -46,7 +45,6 @@ def create_organization(creator, name, email=""):
     except IntegrityError:
         raise ValidationError({"name": [TAKEN]}) from None
     organization = Organization.objects.create(namespace=namespace, email=email)
-    Team.objects.create(organization=organization, name=Team.OWNERS, owners=True)
     Membership.objects.create(user=creator, organization=organization, level=MemberLevel.ADMIN)
     audit.record("organization.create", obj=organization, name=name, actor=creator)
     return organization

@@ -4,7 +4,7 @@ Every app that serves `:username/:name` URLs calls `environment_for`; it
 answers 404 for what the caller may not see and 403 for a level too low.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
@@ -39,7 +39,14 @@ def environment_for(request, username, name, needed=Level.READ, create=False):
         .filter(namespace=namespace, name__iexact=name)
         .first()
     )
-    level = require_level(request, namespace, needed, environment)
+    try:
+        level = require_level(request, namespace, needed, environment)
+    except PermissionDenied:
+        if environment is None and not create:
+            # Nothing by that name: the same 404 for everyone, a member of
+            # the organization without a default level included.
+            raise Http404 from None
+        raise
     if environment is None:
         if not (create and at_least(level, Level.WRITE)):
             raise Http404

@@ -3,12 +3,15 @@
 Read needs read, changing variables and pushing need write, settings, lock
 and delete need admin. No access is a 404 exactly like a missing
 environment; a visible environment with too low a level is a 403; no token
-is a 401. A read-only token of an admin may only read.
+is a 401. A read-only token of an admin may only read. A team grant gives
+exactly its level on exactly its environment (`team_writer`, a member with
+no default level; `other_team`'s grant is on another environment), and so
+does a grant to one person outside the organization (`collaborator`, read).
 """
 
 import pytest
 
-from accounts.tests.factories import token_for
+from accounts.tests.factories import grantees, token_for
 from conftest import api_client
 from environments.models import Environment
 from environments.tests.factories import ConfigurationVersionFactory, EnvironmentFactory
@@ -17,27 +20,64 @@ pytestmark = pytest.mark.django_db
 
 ENV = "/api/v1/environments/acme/app"
 CONF = "/api/v1/terraform/configurations/acme/app/versions"
-PERSONAS = ["admin", "writer", "reader", "outsider", "anonymous", "read_only_admin"]
+PERSONAS = [
+    "admin",
+    "writer",
+    "reader",
+    "outsider",
+    "anonymous",
+    "read_only_admin",
+    "team_writer",
+    "collaborator",
+    "other_team",
+]
 
 # (method, url, body, expected status per persona in PERSONAS order)
 MATRIX = [
-    ("get", "/api/v1/environments", None, [200, 200, 200, 200, 401, 200]),
+    ("get", "/api/v1/environments", None, [200, 200, 200, 200, 401, 200, 200, 200, 200]),
     (
         "post",
         "/api/v1/environments",
         {"environment": {"username": "acme", "name": "new"}},
-        [201, 201, 403, 404, 401, 403],
+        [201, 201, 403, 404, 401, 403, 403, 404, 403],
     ),
-    ("get", ENV, None, [200, 200, 200, 404, 401, 200]),
-    ("patch", ENV, {"environment": {"auto_apply": True}}, [200, 403, 403, 404, 401, 403]),
-    ("delete", ENV, None, [204, 403, 403, 404, 401, 403]),
-    ("put", f"{ENV}/variables", {"variables": {"a": "b"}}, [200, 200, 403, 404, 401, 403]),
-    ("post", f"{ENV}/lock", {"reason": "why"}, [200, 403, 403, 404, 401, 403]),
-    ("post", f"{ENV}/unlock", {"force": True}, [200, 403, 403, 404, 401, 403]),
-    ("get", f"{CONF}/latest", None, [200, 200, 200, 404, 401, 200]),
-    ("get", CONF, None, [200, 200, 200, 404, 401, 200]),
-    ("post", CONF, {"version": {"tf_vars": []}}, [201, 201, 403, 404, 401, 403]),
-    ("get", f"{CONF}/progress/{{secret}}", None, [200, 200, 200, 404, 401, 200]),
+    ("get", ENV, None, [200, 200, 200, 404, 401, 200, 200, 200, 404]),
+    (
+        "patch",
+        ENV,
+        {"environment": {"auto_apply": True}},
+        [200, 403, 403, 404, 401, 403, 403, 403, 404],
+    ),
+    ("delete", ENV, None, [204, 403, 403, 404, 401, 403, 403, 403, 404]),
+    (
+        "put",
+        f"{ENV}/variables",
+        {"variables": {"a": "b"}},
+        [200, 200, 403, 404, 401, 403, 200, 403, 404],
+    ),
+    ("post", f"{ENV}/lock", {"reason": "why"}, [200, 403, 403, 404, 401, 403, 403, 403, 404]),
+    ("post", f"{ENV}/unlock", {"force": True}, [200, 403, 403, 404, 401, 403, 403, 403, 404]),
+    ("get", f"{ENV}/access", None, [200, 200, 200, 404, 401, 200, 200, 200, 404]),
+    (
+        "put",
+        f"{ENV}/access/users/reader",
+        {"access": {"level": "write"}},
+        [201, 403, 403, 404, 401, 403, 403, 403, 404],
+    ),
+    ("get", f"{CONF}/latest", None, [200, 200, 200, 404, 401, 200, 200, 200, 404]),
+    ("get", CONF, None, [200, 200, 200, 404, 401, 200, 200, 200, 404]),
+    (
+        "post",
+        CONF,
+        {"version": {"tf_vars": []}},
+        [201, 201, 403, 404, 401, 403, 201, 403, 404],
+    ),
+    (
+        "get",
+        f"{CONF}/progress/{{secret}}",
+        None,
+        [200, 200, 200, 404, 401, 200, 200, 200, 404],
+    ),
 ]
 ROWS = [
     pytest.param(method, url, body, persona, expected[index], id=f"{method} {url} as {persona}")
@@ -55,6 +95,9 @@ def world(personas):
     clients = {name: getattr(personas, name).client for name in PERSONAS[:4]}
     clients["anonymous"] = api_client()
     clients["read_only_admin"] = api_client(token_for(personas.admin.user, read_only=True))
+    other = EnvironmentFactory(name="other")
+    for name, (_user, text) in grantees(personas.org, environment, other).items():
+        clients[name] = api_client(text)
     return clients, version
 
 
@@ -76,7 +119,10 @@ def test_permission_matrix(world, method, url, body, persona, expected):
         assert response.json() == {"errors": {"base": ["Not found."]}}
 
 
-@pytest.mark.parametrize("persona", ["reader", "outsider", "anonymous", "read_only_admin"])
+@pytest.mark.parametrize(
+    "persona",
+    ["reader", "outsider", "anonymous", "read_only_admin", "collaborator", "other_team"],
+)
 def test_refused_writes_change_nothing(world, persona):
     clients, version = world
     client = clients[persona]

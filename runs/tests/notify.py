@@ -1,8 +1,7 @@
 """Receivers of notifications for the tests, each a process of its own: an
-HTTP receiver (`receiver.py`) and an SMTP server (aiosmtpd)."""
+HTTP receiver (`receiver.py`) and an SMTP server (atlas.testing.smtp)."""
 
 import json
-import mailbox
 import os
 import signal
 import socket
@@ -10,6 +9,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from atlas.testing.smtp import SmtpServer
+
+__all__ = ["Receiver", "SmtpServer", "free_port"]
 
 RECEIVER = Path(__file__).resolve().parent / "receiver.py"
 
@@ -79,44 +82,3 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class SmtpServer:
-    """aiosmtpd storing what it receives in a Maildir."""
-
-    def __init__(self, directory):
-        self.maildir = Path(directory) / "maildir"
-
-    def __enter__(self):
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                f"127.0.0.1:{self.port}",
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-                str(self.maildir),
-            ],
-            start_new_session=True,
-        )
-        _wait(self._listening, self.process, "The SMTP server")
-        return self
-
-    def _listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def __exit__(self, *exc):
-        _stop(self.process)
-
-    def messages(self):
-        if not self.maildir.exists():
-            return []
-        return list(mailbox.Maildir(self.maildir, create=False))

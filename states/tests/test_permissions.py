@@ -2,12 +2,16 @@
 
 Readers read and list, writers write, admins clear and roll back; anyone
 else gets 404 on every URL, version URLs included, as if nothing existed.
+Grants count exactly on their environment: a team granted write writes
+acme/network (and nothing else of acme), a collaborator granted read reads
+it, and a member whose team is granted another environment sees nothing.
 """
 
 import pytest
 
 from accounts import tokens
 from accounts.models import Token
+from accounts.tests.factories import grantees
 from conftest import api_client
 
 from .factories import environment, put_state, state_bytes
@@ -28,24 +32,40 @@ def call(client, method, path):
     return getattr(client, method.lower())(path)
 
 
+OTHER = "/api/v1/terraform/state/acme/other"
 MATRIX = [
-    # method, path, admin, writer, reader, outsider
-    ("GET", BASE, 200, 200, 200, 404),
-    ("PUT", BASE, 200, 200, 403, 404),
-    ("DELETE", BASE, 200, 403, 403, 404),
-    ("GET", f"{BASE}/versions", 200, 200, 200, 404),
-    ("GET", f"{BASE}/versions/1", 200, 200, 200, 404),
-    ("POST", f"{BASE}/versions/1/rollback", 200, 403, 403, 404),
+    # method, path, admin, writer, reader, outsider, team_writer, collaborator, other_team
+    ("GET", BASE, 200, 200, 200, 404, 200, 200, 404),
+    # A member without a default level may not create environments: 403,
+    # for a hidden environment and a missing one alike.
+    ("PUT", BASE, 200, 200, 403, 404, 200, 403, 403),
+    ("DELETE", BASE, 200, 403, 403, 404, 403, 403, 404),
+    ("GET", f"{BASE}/versions", 200, 200, 200, 404, 200, 200, 404),
+    ("GET", f"{BASE}/versions/1", 200, 200, 200, 404, 200, 200, 404),
+    ("POST", f"{BASE}/versions/1/rollback", 200, 403, 403, 404, 403, 403, 404),
+    # The other environment: only its own grant counts there.
+    ("GET", OTHER, 404, 404, 404, 404, 404, 404, 404),
+    ("PUT", OTHER, 200, 200, 403, 404, 403, 404, 200),
     # What does not exist looks the same to everyone who may not see it.
-    ("GET", f"{BASE}/versions/99", 404, 404, 404, 404),
-    ("POST", f"{BASE}/versions/99/rollback", 404, 403, 403, 404),
-    ("GET", "/api/v1/terraform/state/acme/missing", 404, 404, 404, 404),
-    ("GET", "/api/v1/terraform/state/acme/missing/versions", 404, 404, 404, 404),
-    ("GET", "/api/v1/terraform/state/nobody/network", 404, 404, 404, 404),
-    ("PUT", "/api/v1/terraform/state/nobody/network", 404, 404, 404, 404),
-    ("GET", "/api/v1/terraform/state", 200, 200, 200, 200),
+    ("GET", f"{BASE}/versions/99", 404, 404, 404, 404, 404, 404, 404),
+    ("POST", f"{BASE}/versions/99/rollback", 404, 403, 403, 404, 403, 403, 404),
+    ("GET", "/api/v1/terraform/state/acme/missing", 404, 404, 404, 404, 404, 404, 404),
+    ("GET", "/api/v1/terraform/state/acme/missing/versions", 404, 404, 404, 404, 404, 404, 404),
+    ("PUT", "/api/v1/terraform/state/acme/missing", 200, 200, 403, 404, 403, 404, 403),
+    ("GET", "/api/v1/terraform/state/nobody/network", 404, 404, 404, 404, 404, 404, 404),
+    ("PUT", "/api/v1/terraform/state/nobody/network", 404, 404, 404, 404, 404, 404, 404),
+    ("GET", "/api/v1/terraform/state", 200, 200, 200, 200, 200, 200, 200),
 ]
-ROLES = ["admin", "writer", "reader", "outsider"]
+ROLES = ["admin", "writer", "reader", "outsider", "team_writer", "collaborator", "other_team"]
+
+
+@pytest.fixture
+def clients(personas, stored):
+    people = {role: getattr(personas, role).client for role in ROLES[:4]}
+    other = environment("acme", "other")
+    for name, (_user, text) in grantees(personas.org, stored, other).items():
+        people[name] = api_client(text)
+    return people
 
 
 @pytest.mark.parametrize(
@@ -56,8 +76,8 @@ ROLES = ["admin", "writer", "reader", "outsider"]
         for index, role in enumerate(ROLES)
     ],
 )
-def test_permission_matrix(personas, stored, method, path, role, expected):
-    response = call(getattr(personas, role).client, method, path)
+def test_permission_matrix(clients, method, path, role, expected):
+    response = call(clients[role], method, path)
     assert response.status_code == expected, response.content
     if expected >= 400:
         assert "errors" in response.json()

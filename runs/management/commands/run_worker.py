@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
+from accounts import audit
 from runs import network, reaper, sandbox, workdirs
 from runs.conf import setting
 from runs.notifications import delivery
@@ -43,6 +44,7 @@ class Reaper(threading.Thread):
                 try:
                     done = reaper.reap()
                     done["notifications"] = delivery.recover()
+                    done["audit_events_pruned"] = audit.prune()
                     if any(done.values()):
                         logger.info("Reaper: %s", done)
                 except Exception:
