@@ -153,6 +153,7 @@ def organization_level(user, organization, token=None):
         return None
     level = (
         Membership.objects.filter(user=user, organization=organization)
+        .order_by()
         .values_list("level", flat=True)
         .first()
     )

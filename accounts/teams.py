@@ -220,20 +220,32 @@ def team_grant(environment, team):
     return Grant.objects.filter(environment=environment, team=team).first()
 
 
-def teams_with_members(organization):
-    """The organization's teams with their members' names: three queries."""
-    teams = list(Team.objects.filter(organization=organization).order_by("-owners", "name"))
-    rows = TeamMembership.objects.filter(team__organization=organization).values_list(
+def organization_teams(organization):
+    """The organization's teams, the owners team first."""
+    return Team.objects.filter(organization=organization).order_by("-owners", "name")
+
+
+def with_member_names(teams, organization):
+    """`teams` (a list), each with `member_names`: two queries however many."""
+    teams = list(teams)
+    rows = TeamMembership.objects.filter(team__in=[t.pk for t in teams]).values_list(
         "team_id", "user__username"
     )
     by_team = {}
     for team_id, username in rows.order_by("user__username"):
         by_team.setdefault(team_id, []).append(username)
-    owners = list(
-        Membership.objects.filter(organization=organization, level=MemberLevel.ADMIN)
-        .order_by("user__username")
-        .values_list("user__username", flat=True)
-    )
+    owners = []
+    if any(team.owners for team in teams):
+        owners = list(
+            Membership.objects.filter(organization=organization, level=MemberLevel.ADMIN)
+            .order_by("user__username")
+            .values_list("user__username", flat=True)
+        )
     for team in teams:
         team.member_names = owners if team.owners else by_team.get(team.pk, [])
     return teams
+
+
+def teams_with_members(organization):
+    """Every team of the organization with its members' names: three queries."""
+    return with_member_names(organization_teams(organization), organization)

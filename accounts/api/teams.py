@@ -48,7 +48,8 @@ class TeamViewSet(viewsets.GenericViewSet):
 
     def list(self, request, name):
         organization, _level = organization_for(request, name)
-        page = self.paginate_queryset(teams.teams_with_members(organization))
+        page = self.paginate_queryset(teams.organization_teams(organization))
+        page = teams.with_member_names(page, organization)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=TEAM_REQUEST, responses={201: TEAM_ENVELOPE})
