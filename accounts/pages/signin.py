@@ -173,7 +173,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        self.extra_email_context = {"base_url": absolute_url("")}
+        self.extra_email_context = {"base_url": absolute_url("/").rstrip("/")}
         audit.record(
             "user.password_reset_request", after={"email": form.cleaned_data["email"][:254]}
         )

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import audit, twofactor
+from .. import twofactor
 from ..decorators import confirm_sudo, require_sudo_mode, throttled_page
 from ..forms import CodeForm
 from ..sessions import end_sessions
@@ -93,7 +93,6 @@ def confirm(request):
     django_otp.login(request, device)
     confirm_sudo(request)
     end_sessions(request.user, keep=request.session.session_key)
-    audit.record("user.two_factor_enable", obj=request.user)
     messages.success(request, "Two-factor sign-in is on. Keep your recovery codes somewhere safe.")
     return _page(request, codes=codes)
 
@@ -107,7 +106,6 @@ def new_codes(request):
     if not twofactor.is_enabled(request.user):
         return redirect("accounts:two-factor")
     codes = twofactor.new_recovery_codes(request.user)
-    audit.record("user.recovery_codes_new", obj=request.user)
     messages.success(request, "New recovery codes: the old ones no longer work.")
     return _page(request, codes=codes)
 
@@ -119,6 +117,5 @@ def new_codes(request):
 def disable(request):
     if twofactor.is_enabled(request.user):
         twofactor.disable(request.user)
-        audit.record("user.two_factor_disable", obj=request.user)
         messages.success(request, "Two-factor sign-in is off.")
     return redirect("accounts:two-factor")

@@ -11,6 +11,7 @@ import segno
 from django.conf import settings
 from django.db import transaction
 
+from accounts import audit
 from atlas.keys import key_ring
 
 from .models import RecoveryCode, RecoveryCodeDevice, TotpDevice, code_digest
@@ -61,7 +62,7 @@ def qr_svg(text):
     return qr.svg_inline(scale=5, border=2, dark="#111", light="#fff")
 
 
-def new_recovery_codes(user):
+def new_recovery_codes(user, record=True):
     """Replace `user`'s recovery codes with ten new ones; returns their text (shown once)."""
     codes = [_format(secrets.token_hex(5)) for _ in range(RECOVERY_CODES)]
     key_id = key_ring().current
@@ -72,6 +73,8 @@ def new_recovery_codes(user):
             RecoveryCode(device=device, digest=code_digest(code, key_id), key_id=key_id)
             for code in codes
         )
+        if record:
+            audit.record("user.recovery_codes_new", obj=user, actor=user)
     return codes
 
 
@@ -91,13 +94,15 @@ def confirm_enrolment(device, code):
     TotpDevice.objects.filter(user=device.user, confirmed=True).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    return new_recovery_codes(device.user)
+    audit.record("user.two_factor_enable", obj=device.user, actor=device.user)
+    return new_recovery_codes(device.user, record=False)
 
 
 @transaction.atomic
 def disable(user):
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCodeDevice.objects.filter(user=user).delete()
+    audit.record("user.two_factor_disable", obj=user, actor=user)
 
 
 def verify(user, code):
