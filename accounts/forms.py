@@ -4,7 +4,7 @@ from datetime import datetime, time
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -145,6 +145,7 @@ class SignUpForm(ServiceErrorsMixin, forms.Form):
     password1 = forms.CharField(
         label="Password",
         strip=False,
+        help_text="At least 8 characters; not a common password, not only digits.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
@@ -263,3 +264,26 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Since"
     )
+
+
+PASSWORD_HELP = (
+    "At least 8 characters; not a common password, not only digits, "
+    "and not like your name or email."
+)
+
+
+class ShortPasswordHelpMixin:
+    """Django's password forms, with the rules in one sentence."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = PASSWORD_HELP
+        self.fields["new_password2"].help_text = ""
+
+
+class ChangePasswordForm(ShortPasswordHelpMixin, PasswordChangeForm):
+    """A new password, given the current one."""
+
+
+class ResetPasswordForm(ShortPasswordHelpMixin, SetPasswordForm):
+    """A new password, from a reset link."""

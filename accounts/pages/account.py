@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.core import signing
 from django.db import transaction
 from django.http import Http404
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import audit, emails, twofactor
 from ..context import absolute_url
-from ..forms import EmailChangeForm
+from ..forms import ChangePasswordForm, EmailChangeForm
 from ..sessions import end_sessions, public_id, sessions_of
 
 EMAIL_SALT = "atlas.accounts.email-change"
@@ -27,7 +26,7 @@ def _account_page(request, password_form=None, email_form=None):
     for session in sessions:
         session.is_current = session.session_key == current
     context = {
-        "password_form": password_form or PasswordChangeForm(request.user),
+        "password_form": password_form or ChangePasswordForm(request.user),
         "email_form": email_form or EmailChangeForm(user=request.user),
         "sessions": sessions,
         "two_factor": twofactor.is_enabled(request.user),
@@ -47,7 +46,7 @@ def account(request):
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
 def change_password(request):
     """A new password, given the current one; every other session ends."""
-    form = PasswordChangeForm(request.user, request.POST)
+    form = ChangePasswordForm(request.user, request.POST)
     if not form.is_valid():
         return _account_page(request, password_form=form)
     with transaction.atomic():

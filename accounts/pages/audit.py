@@ -29,6 +29,28 @@ ACTION_FAMILIES = [
 ]
 
 
+def _value(value):
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    return str(value)
+
+
+def describe_change(before, after):
+    """`level: read → write; reason: maintenance` for people to read."""
+    before, after = before or {}, after or {}
+    parts = []
+    for key in dict.fromkeys([*before, *after]):
+        if key in before and key in after:
+            parts.append(f"{key}: {_value(before[key])} → {_value(after[key])}")
+        elif key in before:
+            parts.append(f"{key} was {_value(before[key])}")
+        else:
+            parts.append(f"{key}: {_value(after[key])}")
+    return "; ".join(parts)
+
+
 @login_required
 @require_GET
 def audit_page(request, name):
@@ -46,6 +68,8 @@ def audit_page(request, name):
         }
     events = audit.filtered(audit.events_for(organization.namespace), **filters)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
+    for event in page.object_list:
+        event.change = describe_change(event.before, event.after)
     query = {k: v for k, v in request.GET.items() if k in ("action", "actor", "since") and v}
     context = {
         "organization": organization,

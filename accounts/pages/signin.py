@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from .. import audit, services, throttle, twofactor
 from ..context import absolute_url
 from ..decorators import confirm_sudo, throttled_page
-from ..forms import CodeForm, LoginForm, SignUpForm
+from ..forms import CodeForm, LoginForm, ResetPasswordForm, SignUpForm
 from ..models import User
 from ..sessions import end_sessions
 
@@ -182,6 +182,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
+    form_class = ResetPasswordForm
     success_url = reverse_lazy("accounts:password-reset-complete")
 
     def form_valid(self, form):

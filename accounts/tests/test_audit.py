@@ -291,10 +291,16 @@ def test_the_audit_page_lists_and_filters_events(personas):
     personas.admin.client.post(
         "/api/v1/organizations/acme/teams", {"team": {"name": "dev"}}, format="json"
     )
+    personas.admin.client.patch(
+        "/api/v1/organizations/acme/members/reader",
+        {"membership": {"level": "write"}},
+        format="json",
+    )
     client = Client()
     client.force_login(personas.admin.user)
     page = client.get("/organizations/acme/audit").content.decode()
     assert "team.create" in page and "organization.create" in page
+    assert "level: read → write" in page
     filtered = client.get("/organizations/acme/audit", {"action": "organization"}).content.decode()
     assert "organization.create" in filtered and "team.create" not in filtered
 

@@ -2,8 +2,6 @@
 
 from django.contrib import admin
 
-from accounts import twofactor
-from accounts.privileges import session_verified
 from accounts.sessions import WebSession
 
 from .models import RecoveryCodeDevice, TotpDevice
@@ -41,14 +39,3 @@ class SecondFactorAdmin(admin.ModelAdmin):
 admin.site.register(TotpDevice, SecondFactorAdmin)
 admin.site.register(RecoveryCodeDevice, SecondFactorAdmin)
 
-
-def _has_permission(request, default=admin.site.has_permission):
-    """Operators who sign in with a second factor use /admin/ only from a
-    session that passed it."""
-    if not default(request):
-        return False
-    user = request.user
-    return session_verified(user) or not twofactor.is_enabled(user)
-
-
-admin.site.has_permission = _has_permission
