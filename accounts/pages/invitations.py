@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import invitations
 from ..forms import SignUpForm
+from ..models import MemberLevel
 from .signin import complete_sign_in
 
 
@@ -35,7 +36,10 @@ def _accept(request, invitation):
         messages.error(request, str(exc))
         return redirect("accounts:invitations")
     name = membership.organization.name
-    messages.success(request, f"You joined {name} with {membership.level} access.")
+    if membership.level == MemberLevel.NONE:
+        messages.success(request, f"You joined {name}: its teams and grants give you access.")
+    else:
+        messages.success(request, f"You joined {name} with {membership.level} access.")
     return redirect("accounts:organization", name=name)
 
 

@@ -88,7 +88,7 @@ def test_invite_accept_team_grant_and_two_factor_sign_in(
     bob.get_by_role("link", name="Answer it").click()
     screenshot(bob, "invitations")
     bob.get_by_role("button", name="Accept the invitation to acme").click()
-    bob.get_by_text("You joined acme with none access.").wait_for()
+    bob.get_by_text("You joined acme: its teams and grants give you access.").wait_for()
     assert Membership.objects.get(user__username="bob").level == MemberLevel.NONE
 
     # carol follows the link of her email and signs up.
