@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from accounts.models import Level, Membership, Token
+from accounts.models import Invitation, Level, Membership, Token
 from accounts.tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -73,7 +73,9 @@ def test_a_person_generates_uses_and_revokes_a_token(
     assert status == 401
 
 
-def test_a_person_creates_an_organization_and_adds_a_member(live_server, browser_page, screenshot):
+def test_a_person_creates_an_organization_and_invites_a_member(
+    live_server, browser_page, screenshot
+):
     UserFactory(username="ada")
     bob = UserFactory(username="bob")
     page = browser_page
@@ -92,11 +94,12 @@ def test_a_person_creates_an_organization_and_adds_a_member(live_server, browser
     page.get_by_role("button", name="Create organization").click()
     page.wait_for_url(f"{base}/organizations/acme")
 
-    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Username or email").fill("bob")
     page.get_by_label("Level", exact=True).select_option("write")
-    page.get_by_role("button", name="Add member").click()
-    page.get_by_text("bob added with write access.").wait_for()
-    assert Membership.objects.get(user=bob).level == Level.WRITE
+    page.get_by_role("button", name="Send invitation").click()
+    page.get_by_text("Invitation sent to bob.").wait_for()
+    assert Invitation.objects.get(user=bob).level == Level.WRITE
+    assert not Membership.objects.filter(user=bob).exists()
     screenshot(page, "members")
 
     page.get_by_label("Level of ada").select_option("read")
