@@ -157,11 +157,7 @@ def organization_level(user, organization, token=None):
         .values_list("level", flat=True)
         .first()
     )
-    if (
-        level is not None
-        and token is not None
-        and (token.read_only or is_run_token(token))
-    ):
+    if level is not None and token is not None and (token.read_only or is_run_token(token)):
         level = _cap(level, Level.READ)
     return level
 

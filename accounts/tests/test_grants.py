@@ -126,9 +126,10 @@ def test_removing_a_user_from_a_team_stops_their_tokens_and_their_runs_tokens_at
     assert response.status_code == 204
 
     # Still a member of acme, with no level of its own: writing there is a
-    # 403 (as for a name that does not exist), reading finds nothing.
+    # 403 (as for a name that does not exist), reading finds nothing; the
+    # run's token is outside its allow-list, a stranger.
     assert put_state(user_client, STATE, state_bytes(serial=3)).status_code == 403
-    assert put_state(run_client, STATE, state_bytes(serial=3)).status_code == 403
+    assert put_state(run_client, STATE, state_bytes(serial=3)).status_code == 404
     assert user_client.get(STATE).status_code == 404
     assert run_client.get(STATE).status_code == 404
     assert tess.app.state.head.serial == 2
@@ -140,7 +141,8 @@ def test_a_run_token_stops_writing_when_its_user_drops_to_read(tess):
     run_client = api_client(run_token_for(tess.user, tess.app))
     assert put_state(run_client, STATE, state_bytes(serial=1)).status_code == 200
     tess.team.grants.update(level=Level.READ)
-    assert put_state(run_client, STATE, state_bytes(serial=2)).status_code == 403
+    # Outside the run token's allow-list now: answered as a stranger.
+    assert put_state(run_client, STATE, state_bytes(serial=2)).status_code == 404
     assert run_client.get(STATE).status_code == 200
 
 
@@ -148,7 +150,8 @@ def test_a_run_token_never_writes_more_than_its_own_environment(tess, personas):
     grant(tess.other, Level.ADMIN, user=tess.user)
     run_client = api_client(run_token_for(tess.user, tess.app))
     other = "/api/v1/terraform/state/acme/other"
-    assert put_state(run_client, other, state_bytes(serial=1)).status_code == 403
+    assert put_state(run_client, other, state_bytes(serial=1)).status_code == 404
+    assert put_state(api_client(token_for(tess.user)), other, state_bytes()).status_code == 200
     assert Token.objects.filter(kind=Token.Kind.RUN).count() == 1
 
 

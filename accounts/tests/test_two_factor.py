@@ -167,10 +167,24 @@ def test_admin_signs_in_through_the_same_two_steps(db):
     device, _codes = enrol(operator)
     client = Client()
     response = client.get("/admin/", follow=True)
-    assert response.redirect_chain[-1][0] == "/login?next=%2Fadmin%2F"
-    response = password_step(client, "op", next_url="/admin/")
+    assert response.redirect_chain[-1][0] == "/admin/login/?next=/admin/"
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "op", "password": PASSWORD, "next": "/admin/"},
+    )
     assert response["Location"] == "/login/code?next=%2Fadmin%2F"
+    assert client.get("/admin/").status_code == 302  # not yet
     response = client.post("/login/code", {"code": totp_code(device), "next": "/admin/"})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_an_operator_without_two_factor_signs_in_to_admin_with_the_password(db):
+    UserFactory(username="op", is_staff=True, is_superuser=True)
+    client = Client()
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "op", "password": PASSWORD, "next": "/admin/"}
+    )
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 
@@ -182,7 +196,8 @@ def test_admin_refuses_a_session_that_skipped_the_second_factor(db):
     client.force_login(operator)
     response = client.get("/admin/")
     assert response.status_code == 302
-    assert client.get(response["Location"]).status_code == 403
+    assert response["Location"] == "/admin/login/?next=/admin/"
+    assert client.get("/admin/accounts/auditevent/").status_code == 302
 
 
 def test_sudo_mode_asks_for_the_code_too(db, settings):
@@ -300,3 +315,18 @@ def test_an_owner_with_two_factor_keeps_the_organization_open(personas, strict):
     password_step(client, "admin")
     client.post("/login/code", {"code": totp_code(strict)})
     assert client.get("/organizations/acme").status_code == 200
+
+
+def test_wrong_codes_count_in_the_failure_throttle(db, settings):
+    settings.ATLAS_AUTH_FAILURE_LIMIT = 3
+    ada = UserFactory(username="ada")
+    device, _codes = enrol(ada)
+    client = Client()
+    password_step(client, "ada")
+    for _ in range(3):
+        a_moment_later(ada)
+        assert client.post("/login/code", {"code": "000000"}).status_code == 200
+    a_moment_later(ada)
+    refused = client.post("/login/code", {"code": totp_code(device)})
+    assert refused.status_code == 429
+    assert client.get("/").status_code == 302

@@ -12,7 +12,7 @@ import segno
 from django.conf import settings
 from django.db import transaction
 
-from accounts import audit
+from accounts import audit, throttle
 from atlas.keys import key_ring
 
 from .models import RecoveryCode, RecoveryCodeDevice, TotpDevice, code_digest

@@ -38,4 +38,3 @@ class SecondFactorAdmin(admin.ModelAdmin):
 
 admin.site.register(TotpDevice, SecondFactorAdmin)
 admin.site.register(RecoveryCodeDevice, SecondFactorAdmin)
-
