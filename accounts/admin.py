@@ -270,24 +270,30 @@ class NamespaceAdmin(admin.ModelAdmin):
 
 
 class TeamMembershipInline(admin.TabularInline):
+    """A team's members; only members of its organization join, on its Teams page."""
+
     model = TeamMembership
     fields = ("user", "created_at")
-    readonly_fields = ("created_at",)
-    raw_id_fields = ("user",)
+    readonly_fields = ("user", "created_at")
     extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    """Teams and their members. The owners team's members are the
-    organization's admins (change their level on the organization)."""
+    """Teams and their members, to see and take apart. The owners team's
+    members are the organization's admins (their level on the organization)."""
 
     list_display = ("name", "organization", "owners", "created_at")
     list_filter = ("owners",)
     search_fields = ("name", "organization__namespace__name")
     list_select_related = ("organization__namespace",)
-    inlines = (TeamMembershipInline,)
-    readonly_fields = ("organization", "owners", "created_at")
+    readonly_fields = ("name", "organization", "owners", "created_at")
+
+    def get_inlines(self, request, obj):
+        return () if obj is not None and obj.owners else (TeamMembershipInline,)
 
     def has_add_permission(self, request):
         return False
@@ -298,11 +304,18 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Grant)
 class GrantAdmin(admin.ModelAdmin):
+    """Grants, to see and to end; they are given on an environment's Access tab,
+    where the rules (a team of the environment's organization) are checked."""
+
     list_display = ("environment", "team", "user", "level", "updated_at")
     list_filter = ("level",)
     search_fields = ("environment__name", "team__name", "user__username")
     list_select_related = ("environment__namespace", "team", "user")
-    raw_id_fields = ("environment", "team", "user")
+    fields = ("environment", "team", "user", "level", "created_at", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Invitation)

@@ -105,6 +105,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "verbose_name": "recovery codes",
+                "verbose_name_plural": "recovery codes",
                 "abstract": False,
             },
         ),

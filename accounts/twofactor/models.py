@@ -97,6 +97,7 @@ class RecoveryCodeDevice(ThrottlingMixin, TimestampMixin, Device):
 
     class Meta(Device.Meta):
         verbose_name = "recovery codes"
+        verbose_name_plural = "recovery codes"
 
     def verify_token(self, token):
         allowed, _ = self.verify_is_allowed()

@@ -16,8 +16,9 @@ from django.db import connections
 from django.urls import get_resolver, resolve, reverse
 from django.urls.resolvers import URLResolver
 
-from accounts.models import Level
-from accounts.tests.factories import PASSWORD, UserFactory, member, organization
+from accounts import invitations, twofactor
+from accounts.models import Invitation, Level
+from accounts.tests.factories import PASSWORD, UserFactory, enrol, member, organization
 from environments.tests.factories import ConfigurationVersionFactory, VariableFactory
 from runs.logs import append_text
 from runs.models import Status
@@ -37,9 +38,31 @@ NOT_PAGES = {
     "accounts:logout",
     "accounts:token-revoke",
     "accounts:organization-create",
-    "accounts:member-add",
+    "accounts:member-invite",
     "accounts:member-level",
     "accounts:member-remove",
+    "accounts:invitation-revoke",
+    "accounts:invitation-accept",
+    "accounts:invitation-decline",
+    "accounts:organization-settings",
+    "accounts:password-change",
+    "accounts:email-change",
+    "accounts:session-end",
+    "accounts:sessions-end-others",
+    "accounts:two-factor-start",
+    "accounts:two-factor-qr",  # the QR code's image, shown on the two-factor page
+    "accounts:two-factor-confirm",
+    "accounts:two-factor-codes",
+    "accounts:two-factor-disable",
+    "accounts:team-create",
+    "accounts:team-member-add",
+    "accounts:team-member-remove",
+    "accounts:team-rename",
+    "accounts:team-delete",
+    "environments:grant-team",
+    "environments:grant-user",
+    "environments:grant-level",
+    "environments:grant-remove",
     "environments:create",
     "environments:variable-add",
     "environments:variable-delete",
@@ -119,7 +142,22 @@ def world(settings):
     append_text(run.pk, "plan", "Plan: 1 to add, 0 to change, 0 to destroy.\n")
     Group.objects.create(name="operators")
     integration, _secret = notification(network)
-    return {"ada": ada, "variable": variable, "run": run, "integration": integration}
+    settings.ATLAS_OPEN_SIGNUP = True
+    twofactor.start_enrolment(ada)  # the two-factor page shows its QR code
+    carl = UserFactory(username="carl")
+    enrol(carl)  # signs in with a code
+    invitation = invitations.invite(acme, ada, email="dee@example.com")
+    secret = "a-secret-of-the-link"
+    Invitation.objects.filter(pk=invitation.pk).update(
+        digest=invitations._digest(secret, invitation.key_id)
+    )
+    return {
+        "ada": ada,
+        "variable": variable,
+        "run": run,
+        "integration": integration,
+        "invitation_link": invitations.link_path(invitation, secret),
+    }
 
 
 class Visitor:
@@ -193,10 +231,18 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
         f"{env}/state/versions/1/rollback",
         f"{env}/integrations",
         f"{env}/integrations/{world['integration'].pk}",
+        f"{env}/access",
         "/environments/acme/app/runs",
         "/terraform-login/authorize?client_id=terraform-cli&response_type=code"
         "&code_challenge=x&code_challenge_method=S256&state=s"
         "&redirect_uri=http%3A%2F%2Flocalhost%3A10000%2Flogin",
+        "/organizations/acme/teams",
+        "/organizations/acme/teams/owners",
+        "/organizations/acme/audit",
+        "/settings/account",
+        "/settings/two-factor",
+        "/invitations",
+        _email_confirmation(world["ada"]),
     ]:
         visit.go(path)
     visit.go(f"/environments/acme/app/runs/{run.pk}", ready="#plan-log")
@@ -235,10 +281,29 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
             continue
         for view in ("change", "history", "delete"):
             name = f"admin:{opts.app_label}_{opts.model_name}_{view}"
-            visit.go(reverse(name, args=[obj.pk]), status=_admin_status(model_admin, view, world))
+            status = _admin_status(model_admin, view, world, obj)
+            visit.go(reverse(name, args=[obj.pk]), status=status)
     visit.go(reverse("admin:password_change"))
     ada = world["ada"]
     visit.go(reverse("admin:auth_user_password_change", args=[ada.pk]))
+
+    # Pages of people who are not signed in (yet).
+    page.context.clear_cookies()
+    for path in ["/signup", "/password-reset", "/password-reset/sent", world["invitation_link"]]:
+        visit.go(path)
+    reset = _password_reset_link(ada)
+    visit.go(reset, ready="text=Choose a new password")
+    page.get_by_label("New password", exact=True).fill("a new long passphrase")
+    page.get_by_label("New password confirmation").fill("a new long passphrase")
+    with page.expect_response(re.compile(r"/password-reset/complete$")) as answer:
+        page.get_by_role("button", name="Set password").click()
+    visit.check(answer.value)
+    visit.go("/login")
+    page.get_by_label("Username").fill("carl")
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response(re.compile(r"/login/code$")) as answer:
+        page.get_by_role("button", name="Sign in").click()
+    visit.check(answer.value, ready="text=Enter your code")
 
     assert visit.problems == []
     missing = web_route_names() - NOT_PAGES - visit.visited
@@ -255,11 +320,34 @@ def _request_for(world):
     return request
 
 
-def _admin_status(model_admin, view, world):
+def _admin_status(model_admin, view, world, obj=None):
     request = _request_for(world)
-    if view == "delete" and not model_admin.has_delete_permission(request):
+    if view == "delete" and not model_admin.has_delete_permission(request, obj):
         return 403
     return 200
+
+
+def _email_confirmation(user):
+    """The link that confirms a new email address, as its email carries it."""
+    from django.core import signing
+
+    from accounts.pages.account import EMAIL_SALT
+
+    token = signing.dumps(
+        {"user": user.pk, "email": "ada@new.example", "old": user.email}, salt=EMAIL_SALT
+    )
+    return reverse("accounts:email-confirm", kwargs={"token": token})
+
+
+def _password_reset_link(user):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    user.refresh_from_db()  # the token hashes the last sign-in
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return reverse("accounts:password-reset-confirm", kwargs={"uidb64": uid, "token": token})
 
 
 def test_the_throttled_page_is_served_under_the_policy_too(
