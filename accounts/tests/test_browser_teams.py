@@ -143,8 +143,11 @@ def test_invite_accept_team_grant_and_two_factor_sign_in(
         bob.get_by_label("Password").fill(PASSWORD)
         bob.get_by_role("button", name="Confirm and continue").click()
     bob.get_by_role("heading", name="Scan this code with your authenticator app").wait_for()
-    qr = bob.locator(".enrol-qr img")
-    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The QR code is an image of its own URL; it loads and has a size.
+    bob.wait_for_function(
+        "() => { const img = document.querySelector('.enrol-qr img');"
+        " return img && img.complete && img.naturalWidth > 0; }"
+    )
     secret = bob.locator("#totp-secret").inner_text()
     screenshot(bob, "two-factor-enrol")
     bob.get_by_label("Code", exact=True).fill(code_from(secret))
