@@ -15,6 +15,7 @@ from .privileges import (
     is_owner,
     namespace_level,
     organization_level,
+    readable_namespaces,
     session_verified,
     two_factor_closes,
 )
@@ -80,6 +81,20 @@ def namespace_for(request, name, needed=Level.READ):
     if namespace is None:
         raise Http404
     return namespace, require_level(request, namespace, needed)
+
+
+def visible_namespace_for(request, name):
+    """(namespace, level) for a namespace the caller may see though perhaps
+    hold no level in: a member without a default level, or someone granted
+    one of its environments (level "none" or None). 404 for anyone else."""
+    namespace = find_namespace(name)
+    if namespace is None:
+        raise Http404
+    level = namespace_level(request.user, namespace, request_token(request))
+    if level is None and not readable_namespaces(request.user).filter(pk=namespace.pk).exists():
+        raise Http404
+    _check_two_factor(request, namespace)
+    return namespace, level
 
 
 def organization_for(request, name, admin=False):

@@ -13,7 +13,7 @@ it reads what its user may read and writes only its own environment's
 state, while its user may still write there.
 """
 
-from django.db.models import Q
+from django.db.models import BigIntegerField, Q, Value
 
 from .models import Grant, Level, MemberLevel, Membership, Namespace, TeamMembership, Token
 
@@ -65,6 +65,11 @@ def namespace_level(user, namespace, token=None, environment=None):
             # A member without a default level sees the organization (403
             # for what needs a level there), never its environments (404).
             level = MemberLevel.NONE
+    return _through_token(level, token, environment)
+
+
+def _through_token(level, token, environment):
+    """What a token leaves of its user's `level` on `environment`."""
     if token is not None:
         if token.read_only:
             level = _cap(level, Level.READ)
@@ -142,6 +147,43 @@ def _levels(user, namespace, environment):
     first, *rest = queries
     rows = first.union(*rest, all=True) if rest else first
     return [row[0] for row in rows]
+
+
+def environment_levels(user, namespace, environments, token=None):
+    """{environment id: level} for `environments` (a list) of `namespace`,
+    each as `namespace_level` would answer: one query however many."""
+    if not _active(user):
+        return {environment.pk: None for environment in environments}
+    if namespace.kind == Namespace.Kind.USER and namespace.pk == user.namespace_id:
+        return {e.pk: _through_token(Level.ADMIN, token, e) for e in environments}
+    queries = []
+    if namespace.kind == Namespace.Kind.ORGANIZATION:
+        queries.append(
+            Membership.objects.filter(user=user, organization__namespace=namespace)
+            .order_by()
+            .annotate(environment=Value(None, output_field=BigIntegerField()))
+            .values_list("environment", "level")
+        )
+    grants = Grant.objects.filter(
+        environment_id__in=[environment.pk for environment in environments]
+    ).order_by()
+    queries.append(grants.filter(user=user).values_list("environment_id", "level"))
+    queries.append(
+        grants.filter(team__memberships__user=user).values_list("environment_id", "level")
+    )
+    first, *rest = queries
+    default, granted = [], {}
+    for environment_id, level in first.union(*rest, all=True):
+        if environment_id is None:
+            default.append(level)
+        else:
+            granted.setdefault(environment_id, []).append(level)
+    return {
+        environment.pk: _through_token(
+            highest([*default, *granted.get(environment.pk, [])]), token, environment
+        )
+        for environment in environments
+    }
 
 
 def organization_level(user, organization, token=None):

@@ -27,7 +27,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from atlas.api.discovery import LOGIN_CLIENT, LOGIN_PORTS
 
-from . import tokens
+from . import tokens, twofactor
+from .decorators import require_sudo_mode, throttled_page
 from .models import LoginCode
 
 CODE_LIFETIME = timedelta(minutes=5)
@@ -100,6 +101,18 @@ def authorize(request):
         return _back_to_terraform(
             fields["redirect_uri"], error="access_denied", state=fields["state"]
         )
+    if twofactor.must_enrol_before_tokens(request.user):
+        context = {"problem": twofactor.ENROL_NEEDED}
+        return render(request, "accounts/terraform_login.html", context, status=403)
+    return _approve(request, fields)
+
+
+@throttled_page
+@require_sudo_mode(cancel="accounts:tokens")
+def _approve(request, fields):
+    """Issue the code: like every new token, after the password (and the
+    second factor) were given recently. The sudo page posts the consent
+    form back to `authorize`, which comes here again."""
     code = secrets.token_urlsafe(32)
     LoginCode.objects.create(
         user=request.user,

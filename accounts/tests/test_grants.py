@@ -203,3 +203,56 @@ def test_lists_cost_the_same_queries_for_more_grants(
     with django_assert_num_queries(3):
         response = client.get(url)
     assert response.json()["meta"]["total"] == 6
+
+
+def bearer(text):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {text}")
+    return client
+
+
+def test_the_http_backend_door_follows_the_grant(tess):
+    from states.tests.factories import md5_b64
+
+    client = bearer(token_for(tess.user))
+    body = state_bytes(serial=1)
+    response = client.post(
+        STATE, body, content_type="application/json", HTTP_CONTENT_MD5=md5_b64(body)
+    )
+    assert response.status_code == 200
+    assert client.get(STATE).status_code == 200
+    assert client.get("/api/v1/terraform/state/acme/other").status_code == 404
+
+
+def test_the_tfe_door_lists_and_opens_exactly_the_granted_workspaces(tess, personas):
+    client = bearer(token_for(tess.user))
+    assert client.get("/api/v2/organizations/acme").status_code == 200
+    assert client.get("/api/v2/organizations/acme/entitlement-set").status_code == 200
+    listed = client.get("/api/v2/organizations/acme/workspaces").json()
+    assert [w["attributes"]["name"] for w in listed["data"]] == ["app"]
+    permissions = listed["data"][0]["attributes"]["permissions"]
+    assert permissions["can-create-state-versions"] is True
+    assert permissions["can-update"] is False
+    assert client.get("/api/v2/organizations/acme/workspaces/app").status_code == 200
+    assert client.get("/api/v2/organizations/acme/workspaces/other").status_code == 404
+    assert client.get(f"/api/v2/workspaces/ws-{tess.other.pk}").status_code == 404
+    # Creating workspaces needs write on the organization itself.
+    created = client.post(
+        "/api/v2/organizations/acme/workspaces",
+        {"data": {"type": "workspaces", "attributes": {"name": "new"}}},
+        format="json",
+    )
+    assert created.status_code == 403
+
+
+def test_a_collaborator_outside_the_organization_sees_it_through_the_tfe_door(tess, personas):
+    grant(tess.app, Level.READ, user=personas.outsider.user)
+    client = bearer(personas.outsider.token)
+    assert client.get("/api/v2/organizations/acme").status_code == 200
+    listed = client.get("/api/v2/organizations/acme/workspaces").json()
+    assert [w["attributes"]["name"] for w in listed["data"]] == ["app"]
+    stranger = bearer(token_for(UserFactory(username="stranger")))
+    assert stranger.get("/api/v2/organizations/acme").status_code == 404
+    assert stranger.get("/api/v2/organizations/acme/workspaces").status_code == 404

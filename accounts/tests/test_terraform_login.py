@@ -2,12 +2,15 @@
 
 import base64
 import hashlib
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
 
-from accounts.models import LoginCode, Token
+from accounts.decorators import SUDO_SESSION_KEY
+from accounts.models import LoginCode, Organization, Token
+from accounts.tests.factories import PASSWORD
 
 VERIFIER = "a" * 64
 CHALLENGE = (
@@ -26,8 +29,12 @@ PARAMS = {
 
 @pytest.fixture
 def browser(personas):
+    """The writer, signed in a moment ago (the password is fresh)."""
     client = Client()
     client.force_login(personas.writer.user)
+    session = client.session
+    session[SUDO_SESSION_KEY] = int(time.time())
+    session.save()
     return client
 
 
@@ -116,3 +123,23 @@ def test_an_expired_code_buys_nothing(browser):
 
     LoginCode.objects.update(expires_at=timezone.now())
     assert exchange(code).json()["error"] == "invalid_grant"
+
+
+def test_an_old_sign_in_gives_the_password_again_before_a_code_is_issued(personas):
+    client = Client()
+    client.force_login(personas.writer.user)
+    asked = approve(client)
+    assert asked.status_code == 200
+    assert "Confirm your password" in asked.content.decode()
+    assert not LoginCode.objects.exists()
+    carried = {**PARAMS, "decision": "approve", "sudo_password": PASSWORD}
+    response = client.post("/terraform-login/authorize", carried)
+    assert exchange(code_of(response)).status_code == 200
+
+
+def test_a_member_who_must_set_up_two_factor_gets_no_code(browser, personas):
+    Organization.objects.filter(pk=personas.org.pk).update(require_two_factor=True)
+    response = approve(browser)
+    assert response.status_code == 403
+    assert "requires two-factor sign-in" in response.content.decode()
+    assert not LoginCode.objects.exists()

@@ -13,8 +13,15 @@ from django.http import Http404
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
-from accounts.access import namespace_for, require_level
+from accounts.access import (
+    find_namespace,
+    namespace_for,
+    request_token,
+    require_level,
+    visible_namespace_for,
+)
 from accounts.models import Level
+from accounts.privileges import environment_levels, readable_environments_q
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.jsonapi import V2View, body_data, paginate
 from environments import locking, services
@@ -32,7 +39,11 @@ USER_AGENT = re.compile(r"\b(Terraform|OpenTofu)/(\S+)")
 
 
 def named_workspace(request, organization, name, needed=Level.READ):
-    namespace, _level = namespace_for(request, organization, Level.READ)
+    """(environment, level) of `organization/name`: what the caller holds on
+    the workspace itself, grants included; 404 when that is nothing."""
+    namespace = find_namespace(organization)
+    if namespace is None:
+        raise Http404
     environment = (
         Environment.objects.select_related("namespace", "locked_by")
         .filter(namespace=namespace, name__iexact=name)
@@ -60,24 +71,28 @@ def _one(environment, level, status=200):
 
 
 class OrganizationView(V2View):
+    """Seen by whoever may see the organization, grants included."""
+
     def get(self, request, organization):
-        namespace, level = namespace_for(request, organization, Level.READ)
+        namespace, level = visible_namespace_for(request, organization)
         return Response({"data": organization_resource(namespace, level)})
 
 
 class EntitlementsView(V2View):
     def get(self, request, organization):
-        namespace, _level = namespace_for(request, organization, Level.READ)
+        namespace, _level = visible_namespace_for(request, organization)
         return Response({"data": entitlements_resource(namespace)})
 
 
 class WorkspaceListView(V2View):
-    """`GET` lists with `search[name]` and pagination; `POST` creates (write)."""
+    """`GET` lists the workspaces the caller may read, with `search[name]`
+    and pagination; `POST` creates (write on the organization)."""
 
     def get(self, request, organization):
-        namespace, level = namespace_for(request, organization, Level.READ)
+        namespace, _level = visible_namespace_for(request, organization)
         rows = (
             Environment.objects.filter(namespace=namespace)
+            .filter(readable_environments_q(request.user))
             .select_related("namespace", "locked_by")
             .order_by(Lower("name"), "pk")
         )
@@ -87,7 +102,10 @@ class WorkspaceListView(V2View):
         if request.query_params.get("search[tags]"):
             rows = rows.none()  # workspaces have no tags here
         page, meta = paginate(request, rows)
-        return Response({"data": [workspace_resource(e, level) for e in page], "meta": meta})
+        page = list(page)
+        levels = environment_levels(request.user, namespace, page, request_token(request))
+        data = [workspace_resource(e, levels[e.pk]) for e in page]
+        return Response({"data": data, "meta": meta})
 
     def post(self, request, organization):
         namespace, level = namespace_for(request, organization, Level.WRITE)
