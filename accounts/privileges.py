@@ -291,24 +291,3 @@ def session_verified(user):
     is_verified = getattr(user, "is_verified", None)
     return bool(is_verified()) if callable(is_verified) else False
 
-
-def environment_admins(environment):
-    """Users who administer `environment`: its namespace's owner or owners
-    team, and those with an admin grant on it (directly or by a team)."""
-    from .models import User
-
-    namespace = environment.namespace
-    if namespace.kind == Namespace.Kind.USER:
-        owners = Q(namespace=namespace)
-    else:
-        owners = Q(
-            memberships__organization__namespace=namespace,
-            memberships__level=MemberLevel.ADMIN,
-        )
-    admin_grants = Grant.objects.filter(environment=environment, level=Level.ADMIN)
-    granted = Q(pk__in=admin_grants.values("user_id")) | Q(
-        pk__in=TeamMembership.objects.filter(team_id__in=admin_grants.values("team_id")).values(
-            "user_id"
-        )
-    )
-    return User.objects.filter(owners | granted, is_active=True).distinct()
