@@ -290,4 +290,3 @@ def session_verified(user):
     (django-otp's middleware marks it)."""
     is_verified = getattr(user, "is_verified", None)
     return bool(is_verified()) if callable(is_verified) else False
-
