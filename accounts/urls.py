@@ -1,6 +1,7 @@
 """Web pages of accounts; atlas/urls.py mounts them at the root as "accounts"."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import terraform_login, views
 from .pages import account, audit, invitations, signin, teams, twofactor
@@ -25,6 +26,7 @@ urlpatterns = [
         name="password-reset-complete",
     ),
     path("", views.dashboard, name="dashboard"),
+    path("settings", RedirectView.as_view(pattern_name="accounts:account"), name="settings"),
     path("settings/account", account.account, name="account"),
     path("settings/password", account.change_password, name="password-change"),
     path("settings/email", account.change_email, name="email-change"),

@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from runs.selectors import dashboard as runs_dashboard
+
 from . import invitations, services, tokens, twofactor
 from .access import organization_for
 from .decorators import require_sudo_mode, sudo_active, throttled_page
@@ -76,6 +78,7 @@ def dashboard(request):
         for m in memberships
     ]
     context = {
+        **runs_dashboard(user),
         "namespaces": namespaces,
         "invitations": list(invitations.pending_for_user(user)),
         "active_tokens": _own_tokens(user).filter(_active(timezone.now())).count(),

@@ -21,6 +21,10 @@ from accounts.privileges import session_verified
 
 
 class AtlasAdminSite(admin.AdminSite):
+    site_header = "Atlas administration"
+    site_title = "Atlas admin"
+    index_title = "Operate this server"
+    site_url = "/"
     login_form = AdminLoginForm
 
     def has_permission(self, request):

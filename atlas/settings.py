@@ -148,6 +148,8 @@ MIDDLEWARE = [
     "atlas.api.jsonapi.VersionHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages (not /api/) compressed, with BREACH in mind: see atlas/web.py.
+    "atlas.web.PageGZipMiddleware",
     # The security headers wrap everything below, refusals included.
     "atlas.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -162,6 +164,7 @@ MIDDLEWARE = [
     "accounts.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "atlas.web.PostOnlyRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "atlas.urls"

@@ -36,6 +36,7 @@ urlpatterns = [
     path("api-docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("healthz", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", include(("accounts.urls", "accounts"), namespace="accounts")),
     path("", include(("environments.urls", "environments"), namespace="environments")),
     path("", include(("states.urls", "states"), namespace="states")),

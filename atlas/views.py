@@ -1,8 +1,9 @@
-"""Project-wide views: JSON error handlers for /api/ and the health check."""
+"""Project-wide views: JSON error handlers for /api/, the health check, the icon."""
 
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 
@@ -45,6 +46,11 @@ def handler403(request, exception=None):
         "two_factor_required": isinstance(exception, TwoFactorRequired),
     }
     return render(request, "403.html", context, status=403)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links to."""
+    return redirect(static("atlas/favicon.svg"), permanent=True)
 
 
 def health(request):

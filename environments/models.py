@@ -78,6 +78,15 @@ class Environment(models.Model):
         return self.locked_by.username if self.locked_by_id else "a run"
 
     @property
+    def lock_run_id(self):
+        """The id of the run that holds the lock, or None."""
+        prefix = "run-"
+        if not (self.locked and self.lock_kind == LockKind.RUN and self.lock_id.startswith(prefix)):
+            return None
+        number = self.lock_id[len(prefix) :]
+        return int(number) if number.isdigit() else None
+
+    @property
     def lock_description(self):
         """The holder with the door and client it holds the lock through."""
         from .locking import describe

@@ -31,6 +31,7 @@ from . import machine, planfile
 from .conf import run_address, setting
 from .logs import LogWriter, append_line
 from .models import Phase, Run, Status
+from .summaries import first_error
 from .process import CANCELED, LOST, Control, Heartbeat, run_terraform
 from .relay import Relay, RelayError
 from .sandbox import SandboxUnavailable, network_for_phase
@@ -186,6 +187,8 @@ class PhaseRun:
             self.line(message)
         if self.writer is not None:
             self.writer.close()
+            if to == Status.ERRORED:
+                fields.setdefault("error_text", first_error(self.writer.tail))
             self.writer = None
         if self.control.lost.is_set():
             return False

@@ -119,15 +119,60 @@ def append_line(run, phase, message):
     append_text(run, phase, f"[atlas] {message}\n")
 
 
+def log_size(run, phase):
+    """The log's current size in bytes."""
+    return _last_end(getattr(run, "pk", run), phase)
+
+
+def read_tail(run, phase, max_bytes):
+    """(text of the last `max_bytes` or fewer, starting on a line, the byte
+    offset it starts at, the log's size in bytes)."""
+    size = log_size(run, phase)
+    start = max(0, size - max_bytes)
+    if start == 0:
+        data, size = read_log(run, phase)
+        return data.decode(errors="replace"), 0, size
+    data, size = read_log(run, phase, start)
+    newline = data.find(b"\n")
+    if 0 <= newline < len(data) - 1:
+        data, start = data[newline + 1 :], start + newline + 1
+    return data.decode(errors="replace"), start, size
+
+
+def read_chunks(run, phase):
+    """The log's text, chunk by chunk (for streaming the whole of it)."""
+    rows = (
+        RunLogChunk.objects.filter(run=run, phase=phase)
+        .order_by("offset")
+        .values_list("text", flat=True)
+    )
+    for text in rows.iterator(chunk_size=16):
+        yield text.encode()
+
+
+def log_may_grow(run, phase):
+    """Whether the phase's log grows while the run stays in its current status.
+
+    A plan's log grows while it is pending or planning; an apply's once it
+    is confirmed. The few lines written when the status changes (who
+    discarded or canceled it) come with the new status.
+    """
+    from .models import Phase, Status
+
+    if phase == Phase.PLAN:
+        return run.status in (Status.PENDING, Status.PLANNING)
+    return run.status in (Status.CONFIRMED, Status.APPLYING)
+
+
 def read_log(run, phase, offset=0):
     """(bytes after `offset`, the log's current size in bytes)."""
     offset = max(0, int(offset))
-    chunks = list(
-        RunLogChunk.objects.filter(run=run, phase=phase)
-        .order_by("offset")
-        .values_list("offset", "size", "text")
-    )
-    size = chunks[-1][0] + chunks[-1][1] if chunks else 0
+    rows = RunLogChunk.objects.filter(run=run, phase=phase)
+    # Chunks that end before `offset` are not needed: none starts before
+    # `offset - MAX_CHUNK_BYTES` and reaches past it.
+    rows = rows.filter(offset__gt=offset - MAX_CHUNK_BYTES)
+    chunks = list(rows.order_by("offset").values_list("offset", "size", "text"))
+    size = chunks[-1][0] + chunks[-1][1] if chunks else _last_end(getattr(run, "pk", run), phase)
     parts = []
     for start, length, text in chunks:
         if start + length <= offset:
@@ -183,4 +228,5 @@ class LogWriter:
         released = self.masker.feed(tail) + self.masker.finish()
         if released:
             self.buffer.append(released)
+            self.tail = (self.tail + released)[-TAIL_CHARS:]
         self.flush()

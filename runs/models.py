@@ -58,6 +58,9 @@ class Run(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     message = models.CharField(max_length=500, blank=True)
+    # The first error Terraform printed in the phase that failed (masked, as
+    # in the log): pages say why a run errored without reading its log.
+    error_text = models.TextField(blank=True, default="")
 
     created_at = models.DateTimeField(default=timezone.now)
     pending_at = models.DateTimeField(default=timezone.now)
@@ -116,6 +119,21 @@ class Run(models.Model):
     @property
     def is_running(self):
         return self.status in (Status.PLANNING, Status.APPLYING)
+
+    @property
+    def error_headline(self):
+        """Why the run errored, in a few lines: Terraform's first error, or
+        the run's own message when Terraform printed none."""
+        from .summaries import headline
+
+        if self.status != Status.ERRORED:
+            return ""
+        return headline(self.error_text) or self.message
+
+    @property
+    def applies(self):
+        """Whether the run has an apply phase (it was confirmed)."""
+        return self.confirmed_at is not None
 
     def status_timestamps(self):
         """`{status: when}` for every status the run has been in, in order."""

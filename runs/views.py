@@ -1,32 +1,36 @@
 """Web pages of runs: an environment's runs, a run followed live, its actions.
 
-The live parts are htmx fragments polled by the run page: the status panel
-(`live`) until the run is finished, and each log (`log`), which appends only
-what follows the offset it already shows. Actions are plain POST forms with
+The live parts are htmx fragments: the run's status panel (`live`) polls
+itself until the run is finished, and when the status it shows changes the
+answer also refreshes, out of band, the environment's header (its lock) and
+the logs that had stopped growing; each log (`log`) appends what follows
+the offset it shows, only while it can grow. The page holds only the end of
+a log; the whole of it is `log-raw`. Actions are plain POST forms with
 CSRF; they call the same functions as the API (`runs.machine`, `runs.queue`).
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Level
 from accounts.privileges import at_least
 from environments.lookup import environment_for
 
-from . import machine
-from .api.serializers import RUN_RELATED
-from .api.views import log_complete
-from .logs import read_log
+from . import machine, selectors
+from .logs import log_may_grow, log_size, read_chunks, read_log, read_tail
 from .machine import TERMINAL
 from .models import Phase, Run, Status
 from .queue import NoConfigurationVersion, lock_holder, queue_run
 
 PER_PAGE = 50
+# The end of each log that the run page holds; the rest is a link away.
+TAIL_BYTES = 32 * 1024
 TIMELINE = [
     Status.PENDING,
     Status.PLANNING,
@@ -39,6 +43,7 @@ TIMELINE = [
     Status.CANCELED,
     Status.ERRORED,
 ]
+DONE = {"confirm": "Run #{} confirmed: the apply is queued.", "discard": "Run #{} discarded."}
 
 
 def _context(request, username, name, needed=Level.READ):
@@ -53,7 +58,7 @@ def _context(request, username, name, needed=Level.READ):
 
 
 def _run(environment, run_id):
-    run = Run.objects.select_related(*RUN_RELATED).filter(pk=run_id).first()
+    run = Run.objects.select_related(*selectors.RELATED).filter(pk=run_id).first()
     if run is None or run.environment_id != environment.pk:
         raise Http404
     return run
@@ -67,9 +72,9 @@ def run_url(run, view="detail"):
     )
 
 
-def list_url(environment):
+def list_url(environment, view="list"):
     return reverse(
-        "runs:list", kwargs={"username": environment.namespace.name, "name": environment.name}
+        f"runs:{view}", kwargs={"username": environment.namespace.name, "name": environment.name}
     )
 
 
@@ -94,29 +99,60 @@ def _live_context(run, context):
     return context
 
 
-def _log_context(run, phase, offset=0):
-    data, size = read_log(run, phase, offset)
+def _log_box(run, phase):
+    """One log as the run page shows it: its tail and whether it still grows."""
+    text, start, size = read_tail(run, phase, TAIL_BYTES)
     return {
-        "run": run,
         "phase": phase,
-        "text": data.decode(errors="replace"),
+        "title": "Plan log" if phase == Phase.PLAN else "Apply log",
+        "text": text,
+        "start": start,
         "offset": size,
-        "complete": log_complete(run, phase),
+        "size": size,
+        "growing": log_may_grow(run, phase),
     }
+
+
+def _log_boxes(run):
+    """The plan's log, and the apply's once the run was confirmed (a run that
+    never applies has no apply log to show)."""
+    phases = (
+        [Phase.PLAN, Phase.APPLY] if run.applies or log_size(run, Phase.APPLY) else [Phase.PLAN]
+    )
+    return [_log_box(run, phase) for phase in phases]
+
+
+def environment_actions(environment, context):
+    """What the header's run actions need: writers, and something pushed."""
+    context["can_queue"] = context["can_write"] and selectors.can_queue(environment)
+    return context
 
 
 @login_required
 @require_GET
 def run_list(request, username, name):
     environment, context = _context(request, username, name)
-    runs = Run.objects.filter(environment=environment).select_related(*RUN_RELATED)
+    runs = Run.objects.filter(environment=environment).select_related(*selectors.RELATED)
+    page = Paginator(runs.order_by("-id"), PER_PAGE).get_page(request.GET.get("page"))
     context.update(
         {
-            "page": Paginator(runs.order_by("-id"), PER_PAGE).get_page(request.GET.get("page")),
+            "page": page,
             "holder": lock_holder(environment),
+            "runs_active": selectors.any_active(page.object_list),
         }
     )
-    return render(request, "runs/list.html", context)
+    return render(request, "runs/list.html", environment_actions(environment, context))
+
+
+def _state_versions(run):
+    """The state versions the run wrote (through the run's own tokens)."""
+    from states.models import StateVersion
+
+    return list(
+        StateVersion.objects.filter(environment_id=run.environment_id, token__in=run.tokens.all())
+        .order_by("serial")
+        .values_list("serial", flat=True)
+    )
 
 
 @login_required
@@ -125,16 +161,28 @@ def run_detail(request, username, name, run_id):
     environment, context = _context(request, username, name)
     run = _run(environment, run_id)
     context = _live_context(run, context)
-    context["logs"] = [_log_context(run, phase) for phase in (Phase.PLAN, Phase.APPLY)]
+    context["logs"] = _log_boxes(run)
+    if run.applies:
+        context["state_serials"] = _state_versions(run)
     return render(request, "runs/detail.html", context)
 
 
 @login_required
 @require_GET
 def run_live(request, username, name, run_id):
+    """The status panel; with `?shown=<status>` (what the page shows now) and
+    a different status, also the header and the logs that stopped growing."""
     environment, context = _context(request, username, name)
     run = _run(environment, run_id)
-    return render(request, "runs/_live.html", _live_context(run, context))
+    context = _live_context(run, context)
+    if run.applies:
+        context["state_serials"] = _state_versions(run)
+    shown = request.GET.get("shown", run.status)
+    if shown != run.status:
+        was = Run(status=shown)
+        context["changed"] = True
+        context["logs"] = [box for box in _log_boxes(run) if not log_may_grow(was, box["phase"])]
+    return render(request, "runs/_live.html", context)
 
 
 @login_required
@@ -148,28 +196,104 @@ def run_log(request, username, name, run_id, phase):
         offset = max(0, int(request.GET.get("offset", "0")))
     except ValueError:
         offset = 0
-    context = _log_context(run, phase, offset)
-    context["environment"] = environment
+    data, size = read_log(run, phase, offset)
+    context = {
+        "environment": environment,
+        "run": run,
+        "phase": phase,
+        "text": data.decode(errors="replace"),
+        "offset": size,
+        "growing": log_may_grow(run, phase),
+    }
     return render(request, "runs/_log_poll.html", context)
+
+
+@login_required
+@require_GET
+def run_log_raw(request, username, name, run_id, phase):
+    """The whole log as text: shown in the browser, or downloaded (`?download`)."""
+    if phase not in Phase.values:
+        raise Http404
+    environment, _context_unused = _context(request, username, name)
+    run = _run(environment, run_id)
+    response = StreamingHttpResponse(
+        read_chunks(run, phase), content_type="text/plain; charset=utf-8"
+    )
+    if "download" in request.GET:
+        filename = f"{environment.namespace.name}-{environment.name}-run-{run.pk}-{phase}.log"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@login_required
+@require_GET
+def latest(request, username, name):
+    """The environment's latest-run card (the overview polls it)."""
+    environment, context = _context(request, username, name)
+    context.update(
+        {
+            "latest_run": selectors.latest_run(environment),
+            "oob": True,
+            "holds_lock": environment.locked and environment.locked_by_id == request.user.pk,
+        }
+    )
+    return render(request, "runs/_latest_run.html", environment_actions(environment, context))
+
+
+@login_required
+@require_GET
+def dashboard_runs(request):
+    """The dashboard's runs: what needs the caller, and recent runs (polled)."""
+    return render(request, "runs/_dashboard_runs.html", selectors.dashboard(request.user))
 
 
 @login_required
 @require_POST
 def queue(request, username, name):
     environment, _context_unused = _context(request, username, name, Level.WRITE)
-    destroy = request.POST.get("destroy") == "true"
-    if destroy and request.POST.get("confirm_name", "").strip() != environment.name:
-        messages.error(
-            request, f"Type the environment's name ({environment.name}) to queue a destroy plan."
-        )
-        return redirect(list_url(environment))
     try:
-        run = queue_run(environment, request.user, destroy=destroy)
+        run = queue_run(environment, request.user)
     except NoConfigurationVersion:
         messages.error(request, "Nothing to run yet: push a configuration first.")
         return redirect(list_url(environment))
-    messages.success(request, f"{'Destroy plan' if destroy else 'Plan'} queued: run #{run.pk}.")
+    messages.success(request, f"Plan queued: run #{run.pk}.")
     return redirect(run_url(run))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def queue_destroy(request, username, name):
+    """A destroy plan, once the environment's full name is typed (as for deleting it)."""
+    environment, context = _context(request, username, name, Level.WRITE)
+    typed, error = "", ""
+    if request.method == "POST":
+        typed = request.POST.get("confirm_name", "").strip()
+        if typed == environment.slug:
+            try:
+                run = queue_run(environment, request.user, destroy=True)
+            except NoConfigurationVersion:
+                messages.error(request, "Nothing to run yet: push a configuration first.")
+                return redirect(list_url(environment))
+            messages.success(request, f"Destroy plan queued: run #{run.pk}.")
+            return redirect(run_url(run))
+        error = f"Type {environment.slug} exactly to queue a destroy plan."
+    context.update({"typed": typed, "error": error})
+    return render(
+        request,
+        "runs/destroy.html",
+        environment_actions(environment, context),
+        status=400 if error else 200,
+    )
+
+
+def _next_url(request, run):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return run_url(run)
 
 
 def _action(action):
@@ -182,7 +306,18 @@ def _action(action):
             getattr(machine, action)(run, request.user)
         except machine.TransitionRefused as refused:
             messages.error(request, str(refused))
-        return redirect(run_url(run))
+        else:
+            if action == "cancel":
+                run.refresh_from_db(fields=["status"])
+                done = (
+                    f"Run #{run.pk} canceled."
+                    if run.status == Status.CANCELED
+                    else f"Cancel requested: run #{run.pk} stops shortly."
+                )
+            else:
+                done = DONE[action].format(run.pk)
+            messages.success(request, done)
+        return redirect(_next_url(request, run))
 
     view.__name__ = f"run_{action}"
     return view

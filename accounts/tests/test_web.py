@@ -100,7 +100,8 @@ def test_failed_sign_ins_hit_the_same_throttle_as_the_api(settings):
 
 def test_signing_out_needs_a_post():
     client = signed_in(UserFactory())
-    assert client.get("/logout").status_code == 405
+    response = client.get("/logout")
+    assert (response.status_code, response["Location"]) == (302, "/")
     assert "_auth_user_id" in client.session
     response = client.post("/logout")
     assert response.status_code == 302
@@ -269,7 +270,8 @@ def test_revoking_a_token_takes_a_post(personas):
     token = Token.objects.get(user=personas.writer.user)
     url = f"/settings/tokens/{token.public_id}/revoke"
 
-    assert client.get(url).status_code == 405
+    response = client.get(url)
+    assert (response.status_code, response["Location"]) == (302, "/settings/tokens")
     token.refresh_from_db()
     assert token.revoked_at is None
 

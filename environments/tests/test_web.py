@@ -12,6 +12,8 @@ from environments.tests.factories import (
     VariableFactory,
     good_archive,
 )
+from runs.models import Status
+from runs.tests.factories import RunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,13 +63,45 @@ def test_the_list_costs_the_same_queries_for_one_or_many(
 ):
     client = web["reader"]
     client.get("/environments")
-    with django_assert_num_queries(5) as one:  # session, user, writable namespaces, count, page
+    # session, user, writable namespaces, count, page, the page's latest runs
+    with django_assert_num_queries(6) as one:
         assert client.get("/environments").status_code == 200
     for index in range(5):
         more = EnvironmentFactory(name=f"more{index}")
         ConfigurationVersionFactory(environment=more)
+        RunFactory(environment=more, status=Status.ERRORED, error_text="Error: boom")
     with django_assert_num_queries(len(one)):
         assert client.get("/environments").status_code == 200
+
+
+def test_the_list_shows_each_environments_latest_run_and_why_it_errored(web, environment):
+    version = ConfigurationVersionFactory(environment=environment)
+    RunFactory(environment=environment, configuration_version=version, status=Status.APPLIED)
+    failed = RunFactory(
+        environment=environment,
+        configuration_version=version,
+        status=Status.ERRORED,
+        message="terraform plan failed (exit status 1).",
+        error_text="Error: Unsupported argument\n\n  on main.tf line 3",
+    )
+    page = web["reader"].get("/environments").content.decode()
+    assert f"/runs/{failed.pk}" in page
+    assert 'data-run-status="errored"' in page
+    assert "Error: Unsupported argument" in page
+    assert 'data-run-status="applied"' not in page  # only the latest run
+
+
+def test_the_list_searches_names_and_namespaces(web, environment):
+    EnvironmentFactory(name="network")
+    client = web["reader"]
+    for query, shown, hidden in [
+        ("NET", "network", '/environments/acme/app"'),
+        ("acme/ap", '/environments/acme/app"', "network"),
+    ]:
+        page = client.get("/environments", {"q": query}).content.decode()
+        assert shown in page and hidden not in page, query
+    page = client.get("/environments", {"q": "nothing"}).content.decode()
+    assert "No environment matches “nothing”." in page
 
 
 def test_a_writer_creates_an_environment_from_the_list(web):

@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import Level
 from accounts.privileges import readable_environments_q, writable_namespaces
 from atlas.blobs import open_blob
+from runs.selectors import any_active, can_queue, latest_run, latest_runs, runs_of_versions
 
 from .. import doors
 from ..api.serializers import with_latest_version
@@ -28,6 +30,7 @@ from .common import page_environment, state_head
 
 PER_PAGE = 50
 VALUE_PREVIEW = 200
+MAX_SEARCH = 130
 
 
 def writable_namespace_names(user):
@@ -41,25 +44,44 @@ def environment_list(request):
     return render_list(request)
 
 
+def _search(environments, text):
+    """Environments whose name (or `namespace/name`) contains `text`, any case."""
+    if "/" in text:
+        namespace, _slash, name = text.partition("/")
+        return environments.filter(
+            namespace__name__icontains=namespace.strip(), name__icontains=name.strip()
+        )
+    return environments.filter(Q(name__icontains=text) | Q(namespace__name__icontains=text))
+
+
 def render_list(request, create_form=None):
     environments = Environment.objects.filter(readable_environments_q(request.user))
     namespace = request.GET.get("namespace", "").strip()
+    search = request.GET.get("q", "").strip()[:MAX_SEARCH]
     if namespace:
         environments = environments.filter(namespace__name__iexact=namespace)
+    if search:
+        environments = _search(environments, search)
     environments = with_latest_version(environments).order_by("namespace__name", "name")
     page = Paginator(environments, PER_PAGE).get_page(request.GET.get("page"))
+    latest = latest_runs(page.object_list)
+    for environment in page.object_list:
+        environment.latest_run = latest.get(environment.pk)
     namespaces = writable_namespace_names(request.user)
     if create_form is None:
         initial = {"namespace": namespace} if namespace in namespaces else {}
         create_form = EnvironmentCreateForm(namespaces=namespaces, initial=initial)
+    query = {key: value for key, value in (("namespace", namespace), ("q", search)) if value}
     return render(
         request,
         "environments/list.html",
         {
             "page": page,
             "namespace": namespace,
-            "namespace_query": urlencode({"namespace": namespace}) + "&" if namespace else "",
+            "search": search,
+            "namespace_query": urlencode(query) + "&" if query else "",
             "create_form": create_form if namespaces else None,
+            "runs_active": any_active(latest.values()),
         },
     )
 
@@ -73,6 +95,8 @@ def overview(request, username, name):
         {
             "tab": "overview",
             "latest": versions[0] if versions else None,
+            "latest_run": latest_run(environment),
+            "can_queue": context["can_write"] and can_queue(environment),
             "versions": versions,
             "state_head": state_head(environment),
             "variable_count": environment.variables.count(),
@@ -123,12 +147,11 @@ def render_variables(request, username, name, form=None):
 def versions(request, username, name):
     environment, context = page_environment(request, username, name)
     queryset = environment.configuration_versions.select_related("created_by").order_by("-number")
-    context.update(
-        {
-            "tab": "versions",
-            "page": Paginator(queryset, PER_PAGE).get_page(request.GET.get("page")),
-        }
-    )
+    page = Paginator(queryset, PER_PAGE).get_page(request.GET.get("page"))
+    runs = runs_of_versions(page.object_list)
+    for version in page.object_list:
+        version.run_list = runs.get(version.pk, [])
+    context.update({"tab": "versions", "page": page})
     return render(request, "environments/versions.html", context)
 
 

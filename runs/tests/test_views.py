@@ -112,12 +112,26 @@ def test_queue_plan_starts_a_run(personas, env, version):
     assert run.destroy is False and run.created_by == personas.writer.user
 
 
-def test_a_destroy_plan_needs_the_environments_name_typed(personas, env, version):
+def test_a_destroy_plan_needs_the_environments_full_name_typed_and_keeps_a_wrong_one(
+    personas, env, version
+):
     client = browser(personas.writer)
-    client.post(f"{BASE}/queue", {"destroy": "true", "confirm_name": "wrong"})
+    for typed in ("wrong", "app"):
+        response = client.post("/environments/acme/app/runs/destroy", {"confirm_name": typed})
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert f'value="{typed}"' in page
+        assert "Type acme/app exactly to queue a destroy plan." in page
     assert not Run.objects.exists()
-    client.post(f"{BASE}/queue", {"destroy": "true", "confirm_name": "app"})
-    assert Run.objects.get().destroy is True
+    response = client.post("/environments/acme/app/runs/destroy", {"confirm_name": "acme/app"})
+    run = Run.objects.get()
+    assert run.destroy is True
+    assert response["Location"].endswith(f"/runs/{run.pk}")
+
+
+def test_queue_plan_never_queues_a_destroy_plan(personas, env, version):
+    browser(personas.writer).post(f"{BASE}/queue", {"destroy": "true"})
+    assert Run.objects.get().destroy is False
 
 
 def test_queueing_without_a_configuration_says_so(personas, env):
