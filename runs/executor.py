@@ -31,10 +31,10 @@ from . import machine, planfile
 from .conf import run_address, setting
 from .logs import LogWriter, append_line
 from .models import Phase, Run, Status
-from .summaries import first_error
 from .process import CANCELED, LOST, Control, Heartbeat, run_terraform
 from .relay import Relay, RelayError
 from .sandbox import SandboxUnavailable, network_for_phase
+from .summaries import first_error
 from .workdirs import phase_directory, remove_tree
 from .workspace import prepare
 
