@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Level
 from accounts.privileges import at_least
 from environments.lookup import environment_for
+from runs.selectors import runs_by_id
 
 from . import presentation, selectors, services
 from .models import EnvironmentState
@@ -40,7 +41,9 @@ def _version(environment, serial):
 
 def _head(environment):
     state = (
-        EnvironmentState.objects.select_related("head__created_by", "head__rolled_back_from")
+        EnvironmentState.objects.select_related(
+            "head__created_by", "head__rolled_back_from", "head__token"
+        )
         .filter(pk=environment.pk)
         .first()
     )
@@ -57,6 +60,16 @@ def _previous_serial(environment, serial):
     )
 
 
+def _attach_runs(environment, versions):
+    """Give each version written by a run (through the run's own token) that
+    run as `written_by_run`, for its link and who confirmed it."""
+    ids = {v.token.scope_run_id for v in versions if v.token_id and v.token.scope_run_id}
+    runs = runs_by_id(environment, ids)
+    for version in versions:
+        token = version.token if version.token_id else None
+        version.written_by_run = runs.get(token.scope_run_id) if token else None
+
+
 def _context(environment, level, **extra):
     return {"environment": environment, "level": level, "tab": "state", **extra}
 
@@ -71,11 +84,11 @@ def state_page(request, username, name):
             outputs = list(presentation.outputs(presentation.load(head)).values())
         except presentation.TooLarge:
             too_large = True
-    page = Paginator(selectors.history(environment), HISTORY_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    history = selectors.history(environment).select_related("token")
+    page = Paginator(history, HISTORY_PER_PAGE).get_page(request.GET.get("page"))
     can_rollback = at_least(level, Level.ADMIN)
     versions = list(page.object_list)
+    _attach_runs(environment, versions + ([head] if head is not None else []))
     rows = []
     for index, version in enumerate(versions):
         following = versions[index + 1] if index + 1 < len(versions) else None
@@ -97,6 +110,8 @@ def state_page(request, username, name):
         too_large=too_large,
         page=page,
         rows=rows,
+        # Readers are asked before a download: they see no secret anywhere else.
+        warn_downloads=not at_least(level, Level.WRITE),
         serials=list(selectors.history(environment).values_list("serial", flat=True)[:500]),
     )
     return render(request, "states/state.html", context)

@@ -22,9 +22,12 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 
 
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
-def browser_page(monkeypatch):
-    """A fresh page (1280x800) in a fresh browser context.
+def chromium(monkeypatch):
+    """Debian's chromium, launched for one test.
 
     Playwright's sync API runs an event loop in this thread, so Django takes
     the test's own ORM calls for calls from async code; they are not, and
@@ -37,13 +40,34 @@ def browser_page(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        context.set_default_timeout(10_000)
         try:
-            yield context.new_page()
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def open_page(chromium):
+    """`open_page(viewport)`: a page in a fresh context (cookies of its own),
+    1280x800 by default; `PHONE` is an iPhone-sized 390x844 with touch."""
+    contexts = []
+
+    def open_one(viewport=VIEWPORT):
+        phone = viewport["width"] < 640
+        context = chromium.new_context(viewport=viewport, has_touch=phone, is_mobile=phone)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def browser_page(open_page):
+    """A fresh page (1280x800) in a fresh browser context."""
+    return open_page()
 
 
 @pytest.fixture

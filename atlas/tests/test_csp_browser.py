@@ -1,5 +1,6 @@
 """Every page, in a real browser, under the strict Content-Security-Policy:
-the policy is sent, and the browser reports no violation.
+the policy is sent, and the browser reports no violation. axe-core checks
+each of our own pages (not Django's admin or Swagger UI) for accessibility.
 
 The pages are listed by URL name, and the list is checked against the URL
 patterns, so a new page cannot be added without being visited here (or
@@ -11,20 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group
-from django.db import connections
 from django.urls import get_resolver, resolve, reverse
 from django.urls.resolvers import URLResolver
 
-from accounts import invitations, twofactor
-from accounts.models import Invitation, Level
-from accounts.tests.factories import PASSWORD, UserFactory, enrol, member, organization
-from environments.tests.factories import ConfigurationVersionFactory, VariableFactory
-from runs.logs import append_text
-from runs.models import Status
-from runs.tests.factories import RunFactory, finished_version, notification
-from runs.tests.factories import environment as run_environment
-from states.tests.factories import StateVersionFactory, environment
+from accounts.tests.factories import PASSWORD, UserFactory
+from atlas.testing.axe import violations
+from atlas.tests.conftest import own_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,6 +26,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # htmx fragments of the run page (they run inside it), JSON, sign-out.
 NOT_PAGES = {
     "health",
+    "favicon",  # a redirect to the icon
+    "accounts:settings",  # a redirect to the account page
     "discovery",  # JSON for Terraform
     "accounts:terraform-login-token",  # JSON for Terraform
     "accounts:logout",
@@ -76,6 +71,9 @@ NOT_PAGES = {
     "runs:queue",
     "runs:live",
     "runs:log",
+    "runs:log-raw",  # the whole log as text
+    "runs:latest",  # the overview's latest-run card
+    "runs:dashboard-runs",  # the dashboard's runs
     "runs:confirm",
     "runs:discard",
     "runs:cancel",
@@ -115,57 +113,12 @@ def web_route_names():
     return names
 
 
-@pytest.fixture
-def close_connections():
-    """While Playwright's loop runs, the test's queries get a connection of
-    their own context: close it here, or it outlives the test database."""
-    yield
-    connections.close_all()
-
-
-@pytest.fixture
-def world(settings):
-    """ada (superuser, admin of acme) and one of everything to show."""
-    settings.ATLAS_SUDO_SECONDS = 0  # the password page shows up too
-    ada = UserFactory(username="ada", is_staff=True, is_superuser=True)
-    acme = organization("acme", ada)
-    member(acme, UserFactory(username="bob"), Level.WRITE)
-    network = environment("acme", "network")
-    for serial in (1, 2):
-        StateVersionFactory(environment=network, serial=serial, outputs={"ip": f"10.0.0.{serial}"})
-    variable = VariableFactory(environment=network, key="region", value="eu")
-    ConfigurationVersionFactory(environment=network)
-    app = run_environment("app")
-    run = RunFactory(
-        environment=app, configuration_version=finished_version(app), status=Status.PLANNED
-    )
-    append_text(run.pk, "plan", "Plan: 1 to add, 0 to change, 0 to destroy.\n")
-    Group.objects.create(name="operators")
-    integration, _secret = notification(network)
-    settings.ATLAS_OPEN_SIGNUP = True
-    twofactor.start_enrolment(ada)  # the two-factor page shows its QR code
-    carl = UserFactory(username="carl")
-    enrol(carl)  # signs in with a code
-    invitation = invitations.invite(acme, ada, email="dee@example.com")
-    secret = "a-secret-of-the-link"
-    Invitation.objects.filter(pk=invitation.pk).update(
-        digest=invitations._digest(secret, invitation.key_id)
-    )
-    return {
-        "ada": ada,
-        "variable": variable,
-        "run": run,
-        "integration": integration,
-        "invitation_link": invitations.link_path(invitation, secret),
-    }
-
-
 class Visitor:
     """Goes to pages and collects what the browser says about the policy."""
 
     def __init__(self, page, base, screenshot=None):
         self.page, self.base, self.screenshot = page, base, screenshot
-        self.visited, self.problems = set(), []
+        self.visited, self.problems, self.inaccessible = set(), [], []
         page.add_init_script(WATCH)
         page.on("console", self._console)
 
@@ -173,10 +126,12 @@ class Visitor:
         if "Content Security Policy" in message.text or "Refused to" in message.text:
             self.problems.append(f"{self.page.url}: {message.text}")
 
-    def go(self, path, *, status=200, ready=None):
+    def go(self, path, *, status=200, ready=None, accessible=False):
         response = self.page.goto(self.base + path)
         assert response.status == status, (path, response.status)
         self.check(response, ready)
+        if accessible:
+            self.inaccessible += violations(self.page)
         return response
 
     def check(self, response, ready=None):
@@ -206,46 +161,15 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
 ):
     page = browser_page
     visit = Visitor(page, live_server.url, screenshot)
-    variable, run = world["variable"], world["run"]
 
-    visit.go("/login")
+    visit.go("/login", accessible=True)
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/")
 
-    env = "/environments/acme/network"
-    for path in [
-        "/",
-        "/settings/tokens",
-        "/settings/organizations",
-        "/organizations/acme",
-        "/environments",
-        env,
-        f"{env}/variables",
-        f"{env}/variables/{variable.pk}/edit",
-        f"{env}/versions",
-        f"{env}/settings",
-        f"{env}/state",
-        f"{env}/state/diff?from=1&to=2",
-        f"{env}/state/versions/1/rollback",
-        f"{env}/integrations",
-        f"{env}/integrations/{world['integration'].pk}",
-        f"{env}/access",
-        "/environments/acme/app/runs",
-        "/terraform-login/authorize?client_id=terraform-cli&response_type=code"
-        "&code_challenge=x&code_challenge_method=S256&state=s"
-        "&redirect_uri=http%3A%2F%2Flocalhost%3A10000%2Flogin",
-        "/organizations/acme/teams",
-        "/organizations/acme/teams/owners",
-        "/organizations/acme/audit",
-        "/settings/account",
-        "/settings/two-factor",
-        "/invitations",
-        _email_confirmation(world["ada"]),
-    ]:
-        visit.go(path)
-    visit.go(f"/environments/acme/app/runs/{run.pk}", ready="#plan-log")
+    for path in own_pages(world):
+        visit.go(path, accessible=True)
 
     # A new token: the password page, then the token shown once (with its script).
     visit.go("/settings/tokens")
@@ -265,7 +189,7 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
     visit.check(None)  # after Swagger UI rendered an operation
 
     # Error pages.
-    visit.go("/environments/acme/nothing-here", status=404)
+    visit.go("/environments/acme/nothing-here", status=404, accessible=True)
     visit.go("/environments/acme/net%00work", status=400)
 
     # The admin: its index, each app, and every page of every registered model.
@@ -290,7 +214,7 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
     # Pages of people who are not signed in (yet).
     page.context.clear_cookies()
     for path in ["/signup", "/password-reset", "/password-reset/sent", world["invitation_link"]]:
-        visit.go(path)
+        visit.go(path, accessible=True)
     reset = _password_reset_link(ada)
     visit.go(reset, ready="text=Choose a new password")
     page.get_by_label("New password", exact=True).fill("a new long passphrase")
@@ -306,6 +230,7 @@ def test_every_page_carries_the_policy_and_the_browser_reports_no_violation(
     visit.check(answer.value, ready="text=Enter your code")
 
     assert visit.problems == []
+    assert visit.inaccessible == []
     missing = web_route_names() - NOT_PAGES - visit.visited
     assert missing == set(), f"pages never visited: {sorted(missing)}"
 
@@ -325,18 +250,6 @@ def _admin_status(model_admin, view, world, obj=None):
     if view == "delete" and not model_admin.has_delete_permission(request, obj):
         return 403
     return 200
-
-
-def _email_confirmation(user):
-    """The link that confirms a new email address, as its email carries it."""
-    from django.core import signing
-
-    from accounts.pages.account import EMAIL_SALT
-
-    token = signing.dumps(
-        {"user": user.pk, "email": "ada@new.example", "old": user.email}, salt=EMAIL_SALT
-    )
-    return reverse("accounts:email-confirm", kwargs={"token": token})
 
 
 def _password_reset_link(user):
