@@ -23,8 +23,12 @@ HEADLINE_LINES = 3
 HEADLINE_CHARS = 300
 
 
+FRAME = re.compile(r"^[│╷╵] ?")
+
+
 def _clean(line):
-    return line.lstrip("│╷╵ ").rstrip() if line[:1] in "│╷╵" else line.rstrip()
+    """The line without the frame Terraform 1.x draws around diagnostics."""
+    return FRAME.sub("", line).rstrip()
 
 
 def first_error(text):

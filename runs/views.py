@@ -145,11 +145,11 @@ def run_list(request, username, name):
 
 
 def _state_versions(run):
-    """The state versions the run wrote (through the run's own tokens)."""
+    """The serials of the state versions the run wrote (with its own tokens)."""
     from states.models import StateVersion
 
     return list(
-        StateVersion.objects.filter(environment_id=run.environment_id, token__in=run.tokens.all())
+        StateVersion.objects.filter(environment_id=run.environment_id, token__scope_run_id=run.pk)
         .order_by("serial")
         .values_list("serial", flat=True)
     )

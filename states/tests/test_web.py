@@ -3,6 +3,8 @@
 import pytest
 from django.test import Client
 
+from accounts import tokens
+from accounts.models import Token
 from states import presentation
 from states.models import EnvironmentState, StateVersion
 
@@ -180,3 +182,40 @@ def test_rollback_needs_the_csrf_token(personas, history):
 def test_a_state_without_outputs_says_so(personas, network):
     StateVersionFactory(environment=network, serial=1, body=state_bytes(serial=1))
     assert "has no outputs" in signed_in(personas.reader.user).get(PAGE).content.decode()
+
+
+def test_a_version_a_run_wrote_links_the_run_and_names_who_confirmed_it(personas, network):
+    from accounts.tests.factories import UserFactory
+    from runs.models import Run
+    from runs.tests.factories import RunFactory, finished_version
+
+    confirmer = UserFactory(username="carol")
+    run = RunFactory(
+        environment=network,
+        configuration_version=finished_version(network),
+        status="applied",
+        created_by=personas.writer.user,
+    )
+    Run.objects.filter(pk=run.pk).update(confirmed_by=confirmer, confirmed_at=run.created_at)
+    token, _text = tokens.issue(personas.writer.user, kind=Token.Kind.RUN)
+    Token.objects.filter(pk=token.pk).update(scope_run_id=run.pk)
+    version = StateVersionFactory(environment=network, serial=1, user=personas.writer.user)
+    StateVersion.objects.filter(pk=version.pk).update(token=token, run_id=str(run.pk))
+
+    page = signed_in(personas.reader.user).get(PAGE).content.decode()
+    link = f'in <a href="/environments/acme/network/runs/{run.pk}">run #{run.pk}</a>'
+    assert link in page
+    assert 'confirmed by <strong data-testid="confirmed-by">carol</strong>' in page
+    assert 'id="serial-1"' in page
+    run_page = signed_in(personas.reader.user).get(f"/environments/acme/network/runs/{run.pk}")
+    assert f'href="{PAGE}#serial-1">#1</a>' in run_page.content.decode()
+
+
+def test_readers_are_warned_before_downloading_raw_state(personas, history):
+    warning = 'data-confirm="The raw state holds every value in clear text'
+    assert warning in signed_in(personas.reader.user).get(PAGE).content.decode()
+    assert warning not in signed_in(personas.writer.user).get(PAGE).content.decode()
+    assert (
+        "sensitive outputs and resource attributes included"
+        in signed_in(personas.writer.user).get(PAGE).content.decode()
+    )
