@@ -288,6 +288,7 @@ def test_deleting_needs_the_typed_name(web, environment, django_capture_on_commi
     response = client.post(f"{PAGE}/settings/delete", {"confirm": "app"})
     assert response.status_code == 200
     assert "Type acme/app exactly" in response.content.decode()
+    assert 'name="confirm" id="id_confirm" value="app"' in response.content.decode()
     assert Environment.objects.filter(pk=environment.pk).exists()
     assert web["writer"].post(f"{PAGE}/settings/delete", {"confirm": "acme/app"}).status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
@@ -337,3 +338,20 @@ def test_the_list_pages_keep_the_namespace_filter(web, settings):
     second = web["reader"].get("/environments?namespace=acme&page=2").content.decode()
     assert "env" + f"{pages.PER_PAGE:03d}" in second
     assert 'href="?namespace=acme&amp;page=1"' in second
+
+
+def test_destructive_one_click_actions_ask_first(web, environment):
+    VariableFactory(environment=environment, key="region")
+    page = web["writer"].get(f"{PAGE}/variables").content.decode()
+    assert 'data-confirm="Delete the variable region? Runs no longer get it."' in page
+    page = web["writer"].get("/settings/tokens").content.decode()
+    tokens = page[page.index("Your tokens") :]
+    assert "data-confirm=\"Revoke the token" in tokens
+
+
+def test_the_favicon_and_the_admins_name(web):
+    response = web["admin"].get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("atlas/favicon.svg")
+    from django.contrib import admin
+
+    assert admin.site.site_header == "Atlas administration"
