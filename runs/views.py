@@ -27,6 +27,7 @@ from .logs import log_may_grow, log_size, read_chunks, read_log, read_tail
 from .machine import TERMINAL
 from .models import Phase, Run, Status
 from .queue import NoConfigurationVersion, lock_holder, queue_run
+from .summaries import result_line
 
 PER_PAGE = 50
 # The end of each log that the run page holds; the rest is a link away.
@@ -106,6 +107,7 @@ def _log_box(run, phase):
         "phase": phase,
         "title": "Plan log" if phase == Phase.PLAN else "Apply log",
         "text": text,
+        "summary": result_line(text),
         "start": start,
         "offset": size,
         "size": size,

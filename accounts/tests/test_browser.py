@@ -65,6 +65,12 @@ def test_a_person_generates_uses_and_revokes_a_token(
     screenshot(page, "tokens")
 
     page.get_by_role("button", name="Revoke token laptop").click()
+    dialog = page.get_by_role("dialog")
+    assert "Revoke the token laptop?" in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()  # nothing happens
+    assert Token.objects.get(pk=token.pk).revoked_at is None
+    page.get_by_role("button", name="Revoke token laptop").click()
+    dialog.get_by_role("button", name="Revoke").click()
     page.get_by_text("Token “laptop” revoked").wait_for()
     assert page.locator("tbody .badge-danger").inner_text() == "revoked"
     token.refresh_from_db()

@@ -122,7 +122,7 @@ def test_an_admin_locks_unlocks_and_deletes_an_environment(
     environment.refresh_from_db()
     assert environment.locked is False
 
-    page.get_by_label("Type the environment's full name to confirm").fill("acme/app")
+    page.get_by_label("Type acme/app to delete it").fill("acme/app")
     page.get_by_role("button", name="Delete acme/app").click()
     page.get_by_text("Environment acme/app deleted.").wait_for()
     assert page.url == f"{base}/environments?namespace=acme"

@@ -70,6 +70,7 @@ def test_the_page_shows_every_door_and_the_client_holding_the_lock_an_admin_brea
 
     page.get_by_label("Reason").fill("the client crashed")
     page.get_by_role("button", name="Force unlock").click()
+    page.get_by_role("dialog").get_by_role("button", name="Force unlock").click()  # it asks first
     page.wait_for_url(f"{live_server.url}/environments/acme/network/settings")
     assert not Environment.objects.get(pk=network.pk).locked
 

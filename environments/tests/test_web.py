@@ -346,7 +346,7 @@ def test_destructive_one_click_actions_ask_first(web, environment):
     assert 'data-confirm="Delete the variable region? Runs no longer get it."' in page
     page = web["writer"].get("/settings/tokens").content.decode()
     tokens = page[page.index("Your tokens") :]
-    assert "data-confirm=\"Revoke the token" in tokens
+    assert 'data-confirm="Revoke the token' in tokens
 
 
 def test_the_favicon_and_the_admins_name(web):

@@ -192,6 +192,7 @@ def test_a_plan_waiting_for_confirmation_polls_neither_log_and_shows_no_apply_lo
     assert "logs/plan?offset" not in page and "logs/apply" not in page
     assert 'id="apply-log"' not in page
     assert "Waiting for confirmation." in page
+    assert '<p class="run-summary" data-log-summary>Plan: 1 to add' in page
     assert f"{BASE}/{run.pk}/live?shown=planned" in page  # the status still is followed
     fragment = client.get(f"{BASE}/{run.pk}/logs/plan", {"offset": 0}).content.decode()
     assert "hx-get" not in fragment
