@@ -73,6 +73,18 @@ def test_every_page_is_reachable_and_usable_on_a_phone(
         screenshot(page, "phone" + path.split("?")[0].replace("/", "-")[:80])
     assert problems == []
 
+    # The destroy-plan panel opens in the page, its field on screen; a wrong
+    # name comes back with what was typed.
+    page.goto(f"{live_server.url}/environments/acme/app")
+    page.get_by_text("Queue destroy plan…").click()
+    field = page.get_by_label("Type acme/app to plan destroying everything")
+    assert field.evaluate("(e) => e.getBoundingClientRect().right <= window.innerWidth")
+    field.fill("app")
+    screenshot(page, "phone-destroy-panel")
+    page.get_by_role("button", name="Queue destroy plan", exact=True).click()
+    assert page.get_by_text("Type acme/app exactly to queue a destroy plan.").is_visible()
+    assert page.get_by_label("Type acme/app to plan destroying everything").input_value() == "app"
+
     # A revoked token says so on a phone: the status is on its card.
     page.goto(f"{live_server.url}/settings/tokens")
     card = page.locator("tr", has_text="old laptop")
