@@ -29,15 +29,26 @@ NULL_RESOURCE = 'resource "null_resource" "attack" {}\n'
 # plugin to start), then the real provider; `after.sh` runs once the
 # provider was told to quit, when the plan file is written and Terraform is
 # about to exit with status 2. The plan's path is on Terraform's command line.
+# Terraform gives a quitting plugin only 250 ms before it kills it and exits,
+# so `after.sh` races Terraform's exit: the plugin stops Terraform (same user,
+# same sandbox) while `after.sh` runs, and says so in Terraform's output
+# (LANDED), which tells a refused attack from one that lost the race and an
+# attacker would simply try again.
 WRAPPER = """#!/bin/sh
 here="$(cd "$(dirname "$0")/../../.." && pwd)"
 plan="$(tr '\\0' '\\n' < /proc/$PPID/cmdline | sed -n 's/^-out=//p')"
 [ -f "$here/before.sh" ] && /bin/sh "$here/before.sh" "$plan" >/dev/null 2>&1
 "$here/provider/terraform-provider-null" "$@"
 status=$?
-[ -f "$here/after.sh" ] && [ -n "$plan" ] && [ -s "$plan" ] && /bin/sh "$here/after.sh" "$plan"
+if [ -f "$here/after.sh" ] && [ -n "$plan" ] && [ -s "$plan" ]; then
+  kill -STOP "$PPID"
+  /bin/sh "$here/after.sh" "$plan" && echo "{landed}" > "/proc/$PPID/fd/1"
+  kill -CONT "$PPID"
+fi
 exit $status
 """
+LANDED = "ATTACK-LANDED: after.sh ran before Terraform exited"
+WRAPPER = WRAPPER.replace("{landed}", LANDED)
 
 
 def archive(files):

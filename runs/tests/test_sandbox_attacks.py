@@ -24,6 +24,7 @@ from runs.relay import PLACEHOLDER_TOKEN
 from states.tests.server import ROOT, gunicorn, manage, server_env
 
 from .attacks import (
+    LANDED,
     NULL_RESOURCE,
     SPY,
     SPY_BEFORE,
@@ -141,6 +142,23 @@ class Atlas:
         assert status == 200
         return body.decode()
 
+    def land_after(self, slug, after, attempts=5):
+        """Push a configuration whose plugin runs `after` once the plan is
+        written, on a fresh environment each time until the attack lands
+        before Terraform exits (it races Terraform's plugin shutdown); the
+        run, its id and its plan log. A run whose attack lost the race must
+        be a clean plan."""
+        for attempt in range(1, attempts + 1):
+            name = slug if attempt == 1 else f"{slug}-{attempt}"
+            self.environment(name)
+            run_id = self.push(name, plugin_configuration(after=after))
+            run = self.wait(run_id)
+            log = self.log(run_id)
+            if LANDED in log:
+                return run_id, run, log
+            assert run["status"] == "planned", log
+        raise AssertionError(f"the attack never ran before Terraform exited in {attempts} tries")
+
     def worker_log(self):
         return (self.data_dir / "worker.log").read_text(errors="replace")
 
@@ -229,10 +247,7 @@ def test_a_plan_file_swapped_for_a_link_to_a_host_file_is_refused(atlas):
     keys = atlas.data_dir / "keys.json"
     secret = keys.read_text()
     swap = f'rm -f "$1" && ln -s {keys} "$1"\n'
-    atlas.environment("acme/symlink")
-    run_id = atlas.push("acme/symlink", plugin_configuration(after=swap))
-    run = atlas.wait(run_id)
-    log = atlas.log(run_id)
+    run_id, run, log = atlas.land_after("acme/symlink", swap)
     assert run["status"] == "errored", log
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in log  # the plan itself went through
     assert "The plan is rejected: The plan file out/plan.tfplan is a symbolic link." in log
@@ -244,21 +259,16 @@ def test_a_plan_file_swapped_for_a_link_to_a_host_file_is_refused(atlas):
 
 
 def test_a_plan_file_swapped_for_a_fifo_neither_blocks_the_worker_nor_the_queue(atlas):
-    atlas.environment("acme/fifo")
-    run_id = atlas.push("acme/fifo", plugin_configuration(after='rm -f "$1" && mkfifo "$1"\n'))
-    run = atlas.wait(run_id)
-    log = atlas.log(run_id)
+    _, run, log = atlas.land_after("acme/fifo", 'rm -f "$1" && mkfifo "$1"\n')
     assert run["status"] == "errored", log
     assert "The plan file out/plan.tfplan is a FIFO." in log
     atlas.serves_another_organization()
 
 
 def test_a_plan_left_with_strangers_beside_it_is_refused(atlas):
-    atlas.environment("acme/litter")
-    run_id = atlas.push("acme/litter", plugin_configuration(after='ln -s / "$1.d"\n'))
-    run = atlas.wait(run_id)
-    assert run["status"] == "errored"
-    assert "left files beside the plan: plan.tfplan.d" in atlas.log(run_id)
+    _, run, log = atlas.land_after("acme/litter", 'ln -s / "$1.d"\n')
+    assert run["status"] == "errored", log
+    assert "left files beside the plan: plan.tfplan.d" in log
 
 
 def test_the_run_token_does_only_a_runs_job_and_the_run_reaches_no_loopback_service(
