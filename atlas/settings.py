@@ -91,7 +91,10 @@ SECRET_KEY = env_str("SECRET_KEY") or _secret_key_from_data_dir()
 DEBUG = env_bool("DEBUG", False)
 
 EXTERNAL_URL = env_str("ATLAS_EXTERNAL_URL").rstrip("/")
+# Where `manage.py serve` (`make serve`) listens, and its gunicorn processes.
+HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000)
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 3)
 # `make serve` over HTTPS with a local CA kept in the data directory (atlas/tls.py).
 ATLAS_SERVE_TLS = env_bool("ATLAS_SERVE_TLS", False)
 

@@ -71,9 +71,9 @@ class Limits:
 
 def current_limits():
     return Limits(
-        max_entries=getattr(settings, "ATLAS_ARCHIVE_MAX_ENTRIES", 10_000),
-        max_expanded_bytes=getattr(settings, "ATLAS_ARCHIVE_MAX_EXPANDED_BYTES", 500 * 2**20),
-        max_depth=getattr(settings, "ATLAS_ARCHIVE_MAX_DEPTH", 64),
+        max_entries=settings.ATLAS_ARCHIVE_MAX_ENTRIES,
+        max_expanded_bytes=settings.ATLAS_ARCHIVE_MAX_EXPANDED_BYTES,
+        max_depth=settings.ATLAS_ARCHIVE_MAX_DEPTH,
     )
 
 

@@ -12,16 +12,11 @@ from django.core.exceptions import ImproperlyConfigured
 NETWORK_MODES = ("auto", "isolated", "host")
 
 
-def setting(name):
-    """The value of one ATLAS_RUN_* setting."""
-    return getattr(settings, name)
-
-
 def terraform_binary():
     """The Terraform executable: ATLAS_TERRAFORM_BIN, else the real binary
     that `terraform-binary` installs (its `bin/terraform` is a Python wrapper
     that execs `<prefix>/lib/terraform`; the sandbox needs the binary itself)."""
-    configured = setting("ATLAS_TERRAFORM_BIN")
+    configured = settings.ATLAS_TERRAFORM_BIN
     if configured:
         return str(Path(configured).resolve())
     bundled = Path(sys.prefix) / "lib" / "terraform"
@@ -39,7 +34,7 @@ def sandbox_mode():
     A worker without bubblewrap refuses to run Terraform rather than run a
     hostile configuration with the server's own privileges.
     """
-    mode = (setting("ATLAS_RUN_SANDBOX") or "bwrap").strip().lower()
+    mode = settings.ATLAS_RUN_SANDBOX.strip().lower()
     if mode not in ("bwrap", "none"):
         raise ImproperlyConfigured(f"ATLAS_RUN_SANDBOX must be bwrap or none, got {mode!r}")
     return mode
@@ -47,7 +42,7 @@ def sandbox_mode():
 
 def network_mode():
     """`auto`, `isolated` or `host` (see runs.network)."""
-    mode = (setting("ATLAS_RUN_NETWORK") or "auto").strip().lower()
+    mode = settings.ATLAS_RUN_NETWORK.strip().lower()
     if mode not in NETWORK_MODES:
         raise ImproperlyConfigured(
             f"ATLAS_RUN_NETWORK must be one of {', '.join(NETWORK_MODES)}, got {mode!r}"
@@ -58,12 +53,12 @@ def network_mode():
 def run_address():
     """This server's API as the worker reaches it; Terraform inside a run
     reaches it only through the worker's relay (runs.relay)."""
-    configured = setting("ATLAS_RUN_ADDRESS") or getattr(settings, "EXTERNAL_URL", "")
+    configured = settings.ATLAS_RUN_ADDRESS or settings.EXTERNAL_URL
     if configured:
         return configured.rstrip("/")
-    return f"http://127.0.0.1:{getattr(settings, 'PORT', 8000)}"
+    return f"http://127.0.0.1:{settings.PORT}"
 
 
 def work_root():
     """Where worker directories are made (default: the system's temporary directory)."""
-    return setting("ATLAS_RUN_WORK_DIR") or None
+    return settings.ATLAS_RUN_WORK_DIR or None

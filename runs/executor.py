@@ -28,7 +28,7 @@ from atlas.blobs import delete_blob, open_blob, write_blob
 from environments.archives import ArchiveRejected
 
 from . import machine, planfile
-from .conf import run_address, setting
+from .conf import run_address
 from .logs import LogWriter, append_line
 from .models import Phase, Run, Status
 from .process import CANCELED, LOST, Control, Heartbeat, run_terraform
@@ -88,7 +88,7 @@ def issue_token(run, phase):
     user = run.created_by
     if user is None or not user.is_active:
         raise PhaseFailed("The person who queued this run can no longer act; queue it again.")
-    ttl = timedelta(seconds=int(setting("ATLAS_RUN_TOKEN_TTL_SECONDS")))
+    ttl = timedelta(seconds=settings.ATLAS_RUN_TOKEN_TTL_SECONDS)
     token, text = tokens.issue(
         user,
         kind=Token.Kind.RUN,
@@ -115,7 +115,7 @@ class PhaseRun:
         self.directory = None
         self.relay = None
         self.net = None
-        limit = int(setting("ATLAS_RUN_PHASE_TIMEOUT_SECONDS") or 0)
+        limit = settings.ATLAS_RUN_PHASE_TIMEOUT_SECONDS
         self.deadline = time.monotonic() + (limit or NO_LIMIT_SECONDS)
 
     def __enter__(self):
@@ -305,7 +305,7 @@ def _store_plan(run, phase, workspace):
             workspace.sandbox,
             workspace.plan_relative,
             workspace.checked_plan,
-            max_bytes=int(setting("ATLAS_RUN_PLAN_MAX_BYTES")),
+            max_bytes=settings.ATLAS_RUN_PLAN_MAX_BYTES,
             deadline=min(phase.deadline, time.monotonic() + PLAN_READ_SECONDS),
             on_progress=phase.control.progress,
         )

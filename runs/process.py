@@ -11,11 +11,11 @@ import threading
 import time
 from contextlib import suppress
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from . import sandbox
-from .conf import setting
 from .models import Run
 
 logger = logging.getLogger("atlas.runs")
@@ -69,8 +69,8 @@ class Heartbeat(threading.Thread):
         super().__init__(name=f"heartbeat-run-{run_id}", daemon=True)
         self.run_id, self.status, self.worker_id = run_id, status, worker_id
         self.control = control
-        self.interval = max(0.2, float(setting("ATLAS_RUN_HEARTBEAT_SECONDS")))
-        self.stale = float(setting("ATLAS_RUN_STALE_SECONDS"))
+        self.interval = max(0.2, float(settings.ATLAS_RUN_HEARTBEAT_SECONDS))
+        self.stale = float(settings.ATLAS_RUN_STALE_SECONDS)
         self.stalled = False
 
     def run(self):
@@ -190,8 +190,8 @@ def run_terraform(arguments, workspace, writer, control, cwd, *, deadline, net, 
 
 
 def _follow(process, writer, control, deadline):
-    grace = float(setting("ATLAS_RUN_CANCEL_GRACE_SECONDS"))
-    budget = int(setting("ATLAS_RUN_LOG_MAX_BYTES"))
+    grace = float(settings.ATLAS_RUN_CANCEL_GRACE_SECONDS)
+    budget = settings.ATLAS_RUN_LOG_MAX_BYTES
     reason, interrupted_at, killed, exited_at = None, None, False, None
     stream = process.stdout.fileno()
     os.set_blocking(stream, False)
@@ -294,7 +294,7 @@ def _interrupt_message(reason):
         return "Cancel requested: interrupting Terraform."
     if reason == LOST:
         return "This run was ended elsewhere (reaped, or its lock forced open): stopping Terraform."
-    limit = setting("ATLAS_RUN_PHASE_TIMEOUT_SECONDS")
+    limit = settings.ATLAS_RUN_PHASE_TIMEOUT_SECONDS
     return (
         f"The phase ran longer than {limit} s (ATLAS_RUN_PHASE_TIMEOUT_SECONDS): "
         "interrupting Terraform."

@@ -18,6 +18,7 @@ Each step is a conditional move, so any number of workers may reap at once:
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -26,7 +27,6 @@ from environments import locking
 from environments.models import Environment
 
 from . import queue
-from .conf import setting
 from .logs import append_line
 from .machine import TERMINAL, transition
 from .models import Run, Status
@@ -48,7 +48,7 @@ def reap(now=None):
 
 
 def _stale_before(now):
-    return now - timedelta(seconds=int(setting("ATLAS_RUN_STALE_SECONDS")))
+    return now - timedelta(seconds=settings.ATLAS_RUN_STALE_SECONDS)
 
 
 def reap_dead_workers(now):
@@ -62,7 +62,7 @@ def reap_dead_workers(now):
         phase = "plan" if run.status == Status.PLANNING else "apply"
         message = (
             f"Worker {run.worker_id or '?'} stopped sending heartbeats (the last one at "
-            f"{last:%Y-%m-%d %H:%M:%S} UTC, more than {setting('ATLAS_RUN_STALE_SECONDS')} s "
+            f"{last:%Y-%m-%d %H:%M:%S} UTC, more than {settings.ATLAS_RUN_STALE_SECONDS} s "
             f"ago): the worker died, so the run is errored and the environment freed."
         )
         if phase == "apply":
@@ -82,7 +82,7 @@ def reap_dead_workers(now):
 
 
 def discard_unconfirmed(now):
-    timeout = int(setting("ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS"))
+    timeout = settings.ATLAS_RUN_CONFIRM_TIMEOUT_SECONDS
     if not timeout:
         return []
     discarded = []

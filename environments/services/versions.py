@@ -27,7 +27,7 @@ def secret_digest(secret):
 
 
 def upload_ttl():
-    return timedelta(seconds=getattr(settings, "ATLAS_UPLOAD_URL_TTL_SECONDS", 3600))
+    return timedelta(seconds=settings.ATLAS_UPLOAD_URL_TTL_SECONDS)
 
 
 def _string_map(value, field):

@@ -5,7 +5,6 @@ queued tasks (runs). Both are children of this process: when one stops, the
 other is stopped too, and Ctrl-C stops both.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -27,11 +26,9 @@ class Command(BaseCommand):
     help = "Migrate, create the first administrator if needed, and start web and worker."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--host", default=settings.HOST)
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument(
-            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3))
-        )
+        parser.add_argument("--web-workers", type=int, default=settings.WEB_CONCURRENCY)
         parser.add_argument("--no-worker", action="store_true", help="Start the web server only.")
 
     def handle(self, *args, host, port, web_workers, no_worker, **options):

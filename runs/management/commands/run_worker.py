@@ -17,13 +17,13 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from accounts import audit
 from runs import network, reaper, sandbox, workdirs
-from runs.conf import setting
 from runs.notifications import delivery
 from runs.notifications.worker import DeliveryThread
 
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         workdirs.worker_directory()
         thread = None
         if not no_reaper:
-            thread = Reaper(max(0.5, float(setting("ATLAS_RUN_REAP_SECONDS"))))
+            thread = Reaper(max(0.5, float(settings.ATLAS_RUN_REAP_SECONDS)))
             thread.start()
         # Notifications need no sandbox: they go out while runs wait for one.
         notifications = DeliveryThread(interval)
