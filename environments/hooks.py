@@ -1,13 +1,9 @@
-"""Call points where the environments app hands over to the runs app.
+"""Where the environments app hands over to the runs app (runs.queue).
 
-The runs issue fills these in; until then they only log. Each is called
-after the transaction that caused it has committed, never inside it, so an
-implementation may enqueue work that reads the committed rows.
+Each is called after the transaction that caused it has committed, never
+inside it, so the runs app may enqueue work that reads the committed rows.
+The imports are deferred because the runs app imports the environments app.
 """
-
-import logging
-
-logger = logging.getLogger("atlas.environments")
 
 
 def configuration_version_finished(version):

@@ -49,7 +49,9 @@ class StateVersion(models.Model):
     token = models.ForeignKey(
         "accounts.Token", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # The runs app will own runs; until then this is the `?atlas_run_id=` text.
+    # The `?atlas_run_id=` text as the client sent it (any client may send
+    # any text). The run that wrote a version is known for certain from its
+    # run token (`token.scope_run`), which is what the pages link to.
     run_id = models.CharField(max_length=128, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     # The door a client wrote through, and the Terraform that wrote the body

@@ -58,7 +58,6 @@ _array_run = re.compile(rb"(?:" + _ELEMENT + _WS + rb"," + _WS + rb")*+").match
 _object_run = re.compile(
     rb"(?:" + _STRING + _WS + rb":" + _WS + _ELEMENT + _WS + rb"," + _WS + rb")*+"
 ).match
-_integer = re.compile(rb"-?(?:0|[1-9][0-9]*)\Z").match
 
 LBRACE, RBRACE, LBRACKET, RBRACKET = b"{}[]"
 COMMA, COLON = b",:"
@@ -268,25 +267,3 @@ def _enter(buf, pos, stack):
         return pos
     run = _object_run if stack[-1] == LBRACE else _array_run
     return run(buf, pos).end()
-
-
-def _header(buf, fields):
-    if "serial" not in fields:
-        raise InvalidState('The state has no "serial".')
-    span = fields["serial"]
-    raw = bytes(buf[span[0] : span[1]]) if span else b""
-    if not _integer(raw):
-        raise InvalidState('"serial" must be an integer.')
-    serial = int(raw)
-    if not 0 <= serial <= MAX_SERIAL:
-        raise InvalidState(f'"serial" must be between 0 and {MAX_SERIAL}.')
-    lineage = ""
-    if "lineage" in fields:
-        lineage_span = fields["lineage"]
-        value = json.loads(bytes(buf[slice(*lineage_span)])) if lineage_span else {}
-        if value is not None and not isinstance(value, str):
-            raise InvalidState('"lineage" must be a string.')
-        lineage = value or ""
-        if len(lineage) > MAX_LINEAGE:
-            raise InvalidState(f'"lineage" must be at most {MAX_LINEAGE} characters.')
-    return StateHeader(serial=serial, lineage=lineage, serial_span=span)

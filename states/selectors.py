@@ -140,6 +140,12 @@ def listing(user, username=None):
     return StateListing(user, username)
 
 
+def head(environment):
+    """An environment's current state version, or None (no state yet, or cleared)."""
+    row = EnvironmentState.objects.select_related("head").filter(environment=environment).first()
+    return row.head if row else None
+
+
 def history(environment):
     """An environment's versions, highest serial first."""
     return (

@@ -21,6 +21,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, models
 from django.test.utils import isolate_apps
 
+from accounts.tests.factories import UserFactory, token_for
 from atlas import blobs, keys
 from atlas.blobs import (
     SEGMENT_SIZE,
@@ -364,7 +365,6 @@ def test_s3_storage_roundtrip(settings, monkeypatch):
 @pytest.fixture
 def no_blob_models(monkeypatch):
     monkeypatch.setattr(rotate_keys, "iter_blob_models", lambda: iter(()))
-    monkeypatch.setattr(rotate_keys, "token_count", lambda key_id: 0)
     monkeypatch.setattr(rotate_keys, "sealed_value_handlers", lambda: {})
 
 
@@ -398,15 +398,17 @@ def test_rotate_refuses_environment_ring(settings, tmp_path, no_blob_models):
     assert not os.path.exists(settings.ATLAS_KEYS_FILE)
 
 
-def test_retire(settings, no_blob_models, monkeypatch):
+def test_retire(settings, no_blob_models, db):
+    tokens_made_before = [token_for(UserFactory()) for _ in range(3)]
     old, ring = rotate_file_ring(settings)
     with pytest.raises(CommandError, match="current"):
         call_command("rotate_keys", retire=ring.current)
     with pytest.raises(CommandError, match="no key"):
         call_command("rotate_keys", retire="knope")
-    monkeypatch.setattr(rotate_keys, "token_count", lambda key_id: 3)
+    out = StringIO()
     with pytest.raises(CommandError, match="--force"):
-        call_command("rotate_keys", retire=old.current, stdout=StringIO())
+        call_command("rotate_keys", retire=old.current, stdout=out)
+    assert f"{len(tokens_made_before)} API tokens still use key {old.current!r}" in out.getvalue()
     assert set(read_ring(settings.ATLAS_KEYS_FILE).keys) == {old.current, ring.current}
     call_command("rotate_keys", retire=old.current, force=True, stdout=StringIO())
     assert set(read_ring(settings.ATLAS_KEYS_FILE).keys) == {ring.current}
@@ -436,7 +438,6 @@ def owner_model(transactional_db, monkeypatch):
     monkeypatch.setattr(
         rotate_keys, "iter_blob_models", lambda: iter([(BlobOwner, "body", "body_key_id")])
     )
-    monkeypatch.setattr(rotate_keys, "token_count", lambda key_id: 0)
     yield BlobOwner
     with connection.schema_editor() as editor:
         editor.delete_model(BlobOwner)

@@ -1,6 +1,5 @@
 """What every environment page needs: the environment, the caller's level."""
 
-from django.apps import apps
 from django.urls import reverse
 
 from accounts.models import Level
@@ -26,17 +25,3 @@ def environment_url(environment, view="overview", **kwargs):
         f"environments:{view}",
         kwargs={"username": environment.namespace.name, "name": environment.name, **kwargs},
     )
-
-
-def state_head(environment):
-    """The environment's current state version, if the states app provides one.
-
-    The states app is built separately; until its `EnvironmentState` model
-    exists this is None and the page still renders.
-    """
-    try:
-        model = apps.get_model("states", "EnvironmentState")
-    except LookupError:
-        return None
-    row = model.objects.select_related("head").filter(environment=environment).first()
-    return getattr(row, "head", None) if row is not None else None

@@ -13,6 +13,7 @@ from accounts.models import Level
 from accounts.privileges import readable_environments_q, writable_namespaces
 from atlas.blobs import open_blob
 from runs.selectors import any_active, can_queue, latest_run, latest_runs, runs_of_versions
+from states import selectors as state_selectors
 
 from .. import doors
 from ..api.serializers import with_latest_version
@@ -26,7 +27,7 @@ from ..forms import (
 )
 from ..models import ConfigurationVersion, Environment, Variable
 from ..process_names import refused_reason
-from .common import page_environment, state_head
+from .common import page_environment
 
 PER_PAGE = 50
 VALUE_PREVIEW = 200
@@ -98,7 +99,7 @@ def overview(request, username, name):
             "latest_run": latest_run(environment),
             "can_queue": context["can_write"] and can_queue(environment),
             "versions": versions,
-            "state_head": state_head(environment),
+            "state_head": state_selectors.head(environment),
             "variable_count": environment.variables.count(),
             "doors": doors.snippets(request, environment),
             "holds_lock": environment.locked and environment.locked_by_id == request.user.pk,

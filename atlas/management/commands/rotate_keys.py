@@ -16,11 +16,11 @@ to `--ring-json-out` for the operator to install, and blobs are re-encrypted
 by a later `--reencrypt-only` once every process runs with it.
 """
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts.models import Token
 from atlas.blobs import delete_blob, iter_blob_models, reencrypt_blob
 from atlas.keys import (
     KeyRing,
@@ -177,13 +177,5 @@ def reencrypt_row(model, pk, name_field, key_field):
 
 
 def token_count(key_id):
-    """API tokens whose digest uses `key_id` (0 while the accounts app has no such field)."""
-    if not apps.is_installed("accounts"):
-        return 0
-    try:
-        token = apps.get_model("accounts", "Token")
-    except LookupError:
-        return 0
-    if "key_id" not in {field.name for field in token._meta.get_fields()}:
-        return 0
-    return token._base_manager.filter(key_id=key_id).count()
+    """API tokens whose digest still uses `key_id` (not used since a rotation)."""
+    return Token._base_manager.filter(key_id=key_id).count()

@@ -1,9 +1,10 @@
-"""Re-encrypt variable values under the current key, after `rotate_keys`.
+"""Re-encrypt variable values under the current key, or count those under a key.
 
-`rotate_keys` re-encrypts blobs; variable values and the variables recorded
-with configuration versions are sealed in the database instead (see
-`environments.crypto`) and are moved to the current key here. Run it after
-every rotation, and before retiring the old key.
+Variable values and the variables recorded with configuration versions are
+sealed in the database (see `environments.crypto`), not kept as blobs.
+`rotate_keys` re-seals them along with the blobs (this app registers them in
+`apps.py`) and refuses to retire a key they still use; this command does
+only this app's part, e.g. to look at what still uses an old key.
 """
 
 from django.core.management.base import BaseCommand
