@@ -13,6 +13,15 @@ from atlas.keys import reset_key_ring
 pytest_plugins = ["atlas.testing.browser", "atlas.testing.s3", "atlas.testing.gunicorn"]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Live servers and workers are other processes that open the test
+    database, so on SQLite it is a file in every session, not in memory."""
+    from atlas.testing.gunicorn import sqlite_test_database_in_a_file
+
+    sqlite_test_database_in_a_file()
+
+
 @pytest.fixture(autouse=True)
 def isolated_data(settings, tmp_path):
     """Blobs and keys of each test in its own directory; a clean cache."""

@@ -40,11 +40,19 @@ from atlas.keys import KeyRing, new_key_id, reset_key_ring
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_default = settings.DATABASES["default"]
-if _default["ENGINE"].endswith("sqlite3") and not (_default.get("TEST") or {}).get("NAME"):
-    _default.setdefault("TEST", {})["NAME"] = os.path.join(
-        tempfile.gettempdir(), f"atlas-test-{os.getpid()}.sqlite3"
-    )
+
+
+def sqlite_test_database_in_a_file():
+    """Make the SQLite test database a file other processes can open.
+
+    Called once per test session, before the test database is created (the
+    root conftest's `django_db_modify_db_settings`), whichever tests run.
+    """
+    default = settings.DATABASES["default"]
+    if default["ENGINE"].endswith("sqlite3") and not (default.get("TEST") or {}).get("NAME"):
+        default.setdefault("TEST", {})["NAME"] = os.path.join(
+            tempfile.gettempdir(), f"atlas-test-{os.getpid()}.sqlite3"
+        )
 
 
 def database_url():

@@ -1,10 +1,8 @@
 """Fixtures of the runs tests: environments, a fake Terraform, workers.
 
 The end-to-end tests run a real worker process (`manage.py run_worker`)
-against the live test server's database. An in-memory SQLite test database
-cannot be shared with another process, so on SQLite the test database is a
-file (`TEST.NAME`) for the whole session. On PostgreSQL the worker is
-pointed at the test database pytest-django created.
+against the live test server's database: the test database pytest-django
+created (on SQLite a file, see the root conftest).
 """
 
 import os
@@ -18,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from atlas.keys import key_ring
-from atlas.testing.gunicorn import database_url  # also makes the SQLite test database a file
+from atlas.testing.gunicorn import database_url
 from runs.models import Run
 
 from . import factories

@@ -147,6 +147,7 @@ def test_the_state_rules_hold_for_any_sequence_of_writes(personas):
             deadline=None,
             derandomize=True,
             database=None,
-            suppress_health_check=list(HealthCheck),
+            # Generation can be slow on a busy machine; no other check is off.
+            suppress_health_check=[HealthCheck.too_slow],
         ),
     )
