@@ -17,7 +17,7 @@ ACCESS = "/api/v1/environments/acme/app/access"
 
 @pytest.fixture
 def app(personas):
-    return EnvironmentFactory(name="app")
+    return EnvironmentFactory(namespace=personas.org.namespace, name="app")
 
 
 def test_the_access_list_names_teams_and_users_with_their_levels(personas, app):

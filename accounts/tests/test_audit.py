@@ -276,7 +276,9 @@ def test_tokens_made_and_revoked_are_recorded_but_run_tokens_are_not(personas):
     personas.reader.client.delete(f"/api/v1/tokens/{public_id}")
     from accounts.tests.factories import run_token_for
 
-    run_token_for(personas.reader.user, EnvironmentFactory(name="x"))
+    run_token_for(
+        personas.reader.user, EnvironmentFactory(namespace=personas.org.namespace, name="x")
+    )
     rows = list(
         AuditEvent.objects.filter(action__startswith="token.", created_at__gt=started)
         .order_by("id")
@@ -287,7 +289,11 @@ def test_tokens_made_and_revoked_are_recorded_but_run_tokens_are_not(personas):
 
 
 def test_the_audit_page_lists_and_filters_events(personas):
-    grant(EnvironmentFactory(name="app"), Level.WRITE, team=team(personas.org, "ops"))
+    grant(
+        EnvironmentFactory(namespace=personas.org.namespace, name="app"),
+        Level.WRITE,
+        team=team(personas.org, "ops"),
+    )
     personas.admin.client.post(
         "/api/v1/organizations/acme/teams", {"team": {"name": "dev"}}, format="json"
     )
@@ -344,7 +350,7 @@ def test_old_events_are_pruned_after_the_retention(personas, settings, capsys):
 
 
 def test_run_actions_by_hand_are_recorded_with_who_did_them(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     run = RunFactory(
         environment=environment,
         configuration_version=finished_version(environment),

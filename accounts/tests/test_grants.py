@@ -37,8 +37,8 @@ def tess(personas):
 
     user = UserFactory(username="tess")
     member(personas.org, user, "none")
-    app = EnvironmentFactory(name="app")
-    other = EnvironmentFactory(name="other")
+    app = EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    other = EnvironmentFactory(namespace=personas.org.namespace, name="other")
     ops = team(personas.org, "ops", user)
     grant(app, Level.WRITE, team=ops)
     return type("Tess", (), {"user": user, "app": app, "other": other, "team": ops})
@@ -196,7 +196,7 @@ def test_lists_cost_the_same_queries_for_more_grants(
     with django_assert_num_queries(3):  # token, count, page
         client.get(url)
     for index in range(5):
-        environment = EnvironmentFactory(name=f"more{index}")
+        environment = EnvironmentFactory(namespace=personas.org.namespace, name=f"more{index}")
         grant(environment, Level.READ, team=team(personas.org, f"t{index}", tess.user))
         grant(environment, Level.READ, user=tess.user)
         put_state(personas.admin.client, f"/api/v1/terraform/state/acme/more{index}", state_bytes())

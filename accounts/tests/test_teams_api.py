@@ -80,7 +80,7 @@ def test_only_owners_create_teams_and_outsiders_see_nothing(personas, role, expe
 
 
 def test_a_team_shows_its_members_and_environments(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     ops = team(personas.org, "ops", personas.reader.user)
     grant(environment, Level.WRITE, team=ops)
     response = personas.writer.client.get(f"{TEAMS}/OPS")
@@ -91,7 +91,7 @@ def test_a_team_shows_its_members_and_environments(personas):
 
 
 def test_an_owner_renames_and_deletes_a_team_its_grants_go_with_it(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     grant(environment, Level.WRITE, team=team(personas.org, "ops", personas.reader.user))
     client = personas.admin.client
     response = client.patch(f"{TEAMS}/ops", {"team": {"name": "platform"}}, format="json")

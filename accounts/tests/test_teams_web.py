@@ -59,7 +59,7 @@ def test_members_who_are_not_owners_change_no_team(personas, url, data, role, ex
 
 
 def test_the_access_tab_grants_a_team_and_a_person(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     team(personas.org, "ops")
     client = signed_in(personas.admin.user)
     page = client.get("/environments/acme/app/access").content.decode()
@@ -79,7 +79,7 @@ def test_the_access_tab_grants_a_team_and_a_person(personas):
 
 
 def test_readers_see_the_access_tab_and_change_nothing(personas):
-    app = EnvironmentFactory(name="app")
+    app = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     grant(app, Level.WRITE, team=team(personas.org, "ops"))
     client = signed_in(personas.reader.user)
     page = client.get("/environments/acme/app/access").content.decode()

@@ -253,7 +253,7 @@ def strict(personas):
     """acme requires two-factor sign-in; its admin has it, the reader does not."""
     device, _codes = enrol(personas.admin.user)
     Organization.objects.filter(pk=personas.org.pk).update(require_two_factor=True)
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     return device
 
 

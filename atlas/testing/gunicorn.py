@@ -41,7 +41,6 @@ from atlas.keys import KeyRing, new_key_id, reset_key_ring
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def sqlite_test_database_in_a_file():
     """Make the SQLite test database a file other processes can open.
 

@@ -68,7 +68,7 @@ def test_a_declared_length_over_the_limit_is_413_before_a_byte_is_read(anonymous
 
 
 def test_every_api_write_has_the_same_limit(personas):
-    EnvironmentFactory(name="network")
+    EnvironmentFactory(namespace=personas.org.namespace, name="network")
     url = "/api/v1/environments/acme/network/variables"
     body = json.dumps({"variables": {"big": "v" * LIMIT}})
     response = personas.writer.client.put(url, body, content_type="application/json")
@@ -175,7 +175,9 @@ def test_an_archive_larger_than_the_body_limit_uploads_under_its_own_limit(
     anonymous, personas, settings, tmp_path
 ):
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
-    version = ConfigurationVersionFactory(environment=EnvironmentFactory(name="app"))
+    version = ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    )
     body = archive() + b"\0" * LIMIT  # tar ignores what follows its end-of-archive blocks
     assert len(body) > LIMIT
     response = anonymous.put(

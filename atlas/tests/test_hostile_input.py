@@ -18,7 +18,7 @@ LOCK = "/api/v1/environments/acme/network/lock"
 
 @pytest.fixture
 def network(personas):
-    return EnvironmentFactory(name="network")
+    return EnvironmentFactory(namespace=personas.org.namespace, name="network")
 
 
 def put_json(client, url, raw):

@@ -6,17 +6,20 @@ import tarfile
 
 import factory
 
-from accounts.models import Namespace
+from accounts.tests.factories import UserFactory
 from environments import services
 from environments.crypto import seal_variable
 from environments.models import ConfigurationVersion, Environment, Variable
 
 
 class EnvironmentFactory(factory.django.DjangoModelFactory):
+    """An environment; in a namespace of its own (a new user's) unless given one,
+    e.g. `EnvironmentFactory(namespace=personas.org.namespace)` for acme."""
+
     class Meta:
         model = Environment
 
-    namespace = factory.LazyFunction(lambda: Namespace.objects.get(name="acme"))
+    namespace = factory.LazyFunction(lambda: UserFactory().namespace)
     name = factory.Sequence(lambda n: f"env{n}")
 
 

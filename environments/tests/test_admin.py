@@ -17,7 +17,7 @@ def test_admin_pages_render_without_variable_values(personas):
     staff = UserFactory(username="root", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(staff)
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     variable = VariableFactory(environment=environment, key="pw", value="admin-never-sees")
     version = ConfigurationVersionFactory(environment=environment)
     urls = [

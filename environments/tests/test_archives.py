@@ -195,7 +195,9 @@ def test_an_upload_is_refused_and_leaves_nothing_behind(
 ):
     for key, value in limits.items():
         setattr(settings, key, value)
-    version = ConfigurationVersionFactory(environment=EnvironmentFactory(name="app"))
+    version = ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    )
     before = snapshot(sandbox, isolated_data.blobs)
     body = tar_bytes(*build(sandbox / "outside"))
     response = anonymous.put(

@@ -55,7 +55,7 @@ def some_history(environment, user):
 
 
 def test_a_sensitive_variable_is_never_shown_again(live_server, personas, browser_page, screenshot):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     some_history(environment, personas.writer.user)
     page = browser_page
     base = live_server.url
@@ -103,7 +103,7 @@ def test_an_admin_locks_unlocks_and_deletes_an_environment(
     browser_page,
     screenshot,
 ):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     page = browser_page
     base = live_server.url
     sign_in(page, base, "/environments/acme/app/settings", username="admin")

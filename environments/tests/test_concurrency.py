@@ -43,7 +43,7 @@ def race(work):
 
 def test_concurrent_pushes_get_distinct_numbers(personas):
     require_postgres()
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     results = race(
         lambda i: services.create_version(
             environment, None, {}, [{"key": "who", "value": str(i), "hcl": False}]
@@ -55,7 +55,9 @@ def test_concurrent_pushes_get_distinct_numbers(personas):
 
 def test_an_upload_secret_is_claimed_exactly_once(personas):
     require_postgres()
-    version = ConfigurationVersionFactory(environment=EnvironmentFactory(name="app"))
+    version = ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    )
     results = race(lambda i: claim_upload(version.secret).pk)
     assert results.count(version.pk) == 1
     assert sum(isinstance(r, UploadNotFound) for r in results) == THREADS - 1

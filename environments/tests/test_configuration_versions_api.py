@@ -33,7 +33,7 @@ def terraform_vars(environment):
 
 def test_latest_is_a_404_before_the_first_push(personas):
     assert personas.writer.client.get(f"{BASE}/latest").status_code == 404
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.writer.client.get(f"{BASE}/latest")
     assert response.status_code == 404
     assert response.json() == {"errors": {"base": ["Not found."]}}
@@ -110,7 +110,7 @@ def test_sensitive_values_come_back_redacted_and_the_marker_keeps_the_secret(per
 
 
 def test_a_new_value_for_a_sensitive_variable_replaces_it_and_it_stays_sensitive(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     Var(environment=environment, key="password", value="old", sensitive=True)
     body = {"version": {"tf_vars": [{"key": "password", "value": "new", "hcl": False}]}}
     assert personas.writer.client.post(BASE, body, format="json").status_code == 201
@@ -118,7 +118,7 @@ def test_a_new_value_for_a_sensitive_variable_replaces_it_and_it_stays_sensitive
 
 
 def test_variables_sent_with_a_version_become_the_environments_and_others_stay(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     Var(environment=environment, key="kept", value="1")
     Var(environment=environment, key="list", value="x")
     body = {
@@ -204,7 +204,7 @@ def test_an_empty_body_creates_a_version_without_variables(personas):
     ],
 )
 def test_invalid_version_bodies_are_a_422_naming_the_field(personas, version, field):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.writer.client.post(BASE, {"version": version}, format="json")
     assert response.status_code == 422
     assert list(response.json()["errors"]) == [field]
@@ -242,7 +242,7 @@ def test_the_version_list_is_paginated_newest_first_and_never_shows_variables(
     personas, django_assert_num_queries
 ):
     client = personas.reader.client
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     ConfigurationVersionFactory(environment=environment, user=personas.writer.user)
     client.get(BASE)
     with django_assert_num_queries(6):  # token, namespace, level, environment, count, page
@@ -265,7 +265,9 @@ def test_the_version_list_is_paginated_newest_first_and_never_shows_variables(
 
 
 def test_a_reader_reads_versions_but_may_not_push(personas):
-    ConfigurationVersionFactory(environment=EnvironmentFactory(name="app"))
+    ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    )
     assert personas.reader.client.get(f"{BASE}/latest").status_code == 200
     assert push(personas.reader.client).status_code == 403
     assert ConfigurationVersion.objects.count() == 1

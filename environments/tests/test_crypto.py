@@ -31,7 +31,7 @@ def test_a_value_copied_to_another_row_does_not_open(personas):
 
 
 def test_values_stay_readable_after_a_rotation_and_reseal_to_the_new_key(personas, settings):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     variable = VariableFactory(environment=environment, key="pw", value="s3cret", sensitive=True)
     version = ConfigurationVersionFactory(
         environment=environment, tf_vars=[{"key": "pw", "value": "s3cret", "hcl": False}]
@@ -53,7 +53,7 @@ def test_values_stay_readable_after_a_rotation_and_reseal_to_the_new_key(persona
 
 def test_version_variables_are_sealed_in_the_database(personas):
     ConfigurationVersionFactory(
-        environment=EnvironmentFactory(name="app"),
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app"),
         tf_vars=[{"key": "token", "value": "plain-secret-text", "hcl": False}],
     )
     with connection.cursor() as cursor:

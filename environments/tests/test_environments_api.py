@@ -27,7 +27,7 @@ def upload(version, body=None):
 
 
 def test_the_list_shows_only_environments_the_caller_can_read(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     other = organization("other", personas.outsider.user)
     Environment.objects.create(namespace=other.namespace, name="secret")
     Environment.objects.create(namespace=personas.reader.user.namespace, name="mine")
@@ -43,7 +43,7 @@ def test_the_list_shows_only_environments_the_caller_can_read(personas):
 
 def test_the_list_filters_by_username_and_paginates(personas):
     for name in ("a", "b", "c"):
-        EnvironmentFactory(name=name)
+        EnvironmentFactory(namespace=personas.org.namespace, name=name)
     Environment.objects.create(namespace=personas.writer.user.namespace, name="own")
     response = personas.writer.client.get(f"{URL}?username=ACME&per_page=2&page=2")
     assert response.status_code == 200
@@ -53,7 +53,7 @@ def test_the_list_filters_by_username_and_paginates(personas):
 
 
 def test_a_listed_environment_shows_its_latest_version_and_lock(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     ConfigurationVersionFactory(environment=environment)
     ConfigurationVersionFactory(environment=environment)
     Environment.objects.filter(pk=environment.pk).update(
@@ -70,12 +70,12 @@ def test_the_list_costs_the_same_queries_for_one_or_many_environments(
     personas, django_assert_num_queries
 ):
     client = personas.reader.client
-    EnvironmentFactory(name="first")
+    EnvironmentFactory(namespace=personas.org.namespace, name="first")
     client.get(URL)  # records the token's last use
     with django_assert_num_queries(3):  # token, count, page
         assert len(client.get(URL).json()["environments"]) == 1
     for index in range(6):
-        environment = EnvironmentFactory(name=f"more{index}")
+        environment = EnvironmentFactory(namespace=personas.org.namespace, name=f"more{index}")
         ConfigurationVersionFactory(environment=environment)
         Environment.objects.filter(pk=environment.pk).update(
             locked=True, locked_by=personas.admin.user
@@ -117,7 +117,7 @@ def test_creating_with_a_form_gives_the_same_environment_as_json(personas):
 
 
 def test_a_taken_name_in_any_case_is_a_422_on_name(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.admin.client.post(URL, {"environment": {"username": "acme", "name": "APP"}})
     assert response.status_code == 422
     assert response.json() == {"errors": {"name": ["has already been taken"]}}
@@ -150,14 +150,14 @@ def test_a_reader_may_not_create_and_an_outsider_cannot_see_the_namespace(person
 
 
 def test_reading_an_environment_is_case_insensitive(personas):
-    EnvironmentFactory(name="App")
+    EnvironmentFactory(namespace=personas.org.namespace, name="App")
     response = personas.reader.client.get(f"{URL}/ACME/app")
     assert response.status_code == 200
     assert response.json()["environment"]["name"] == "App"
 
 
 def test_an_admin_turns_auto_apply_on(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.admin.client.patch(f"{URL}/acme/app", {"environment": {"auto_apply": True}})
     assert response.status_code == 200
     assert response.json()["environment"]["auto_apply"] is True
@@ -166,7 +166,7 @@ def test_an_admin_turns_auto_apply_on(personas):
 
 
 def test_a_writer_may_not_change_settings(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.writer.client.patch(
         f"{URL}/acme/app", {"environment": {"auto_apply": True}}
     )
@@ -176,7 +176,7 @@ def test_a_writer_may_not_change_settings(personas):
 
 
 def test_a_non_boolean_auto_apply_is_a_422(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.admin.client.patch(
         f"{URL}/acme/app", {"environment": {"auto_apply": "perhaps"}}
     )
@@ -187,8 +187,8 @@ def test_a_non_boolean_auto_apply_is_a_422(personas):
 def test_deleting_removes_the_environment_its_rows_and_blobs_and_nothing_else(
     personas, django_capture_on_commit_callbacks
 ):
-    environment = EnvironmentFactory(name="app")
-    neighbour = EnvironmentFactory(name="neighbour")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    neighbour = EnvironmentFactory(namespace=personas.org.namespace, name="neighbour")
     VariableFactory(environment=environment, key="a")
     VariableFactory(environment=neighbour, key="b")
     version = upload(ConfigurationVersionFactory(environment=environment))
@@ -206,14 +206,14 @@ def test_deleting_removes_the_environment_its_rows_and_blobs_and_nothing_else(
 
 
 def test_only_an_admin_deletes(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     assert personas.writer.client.delete(f"{URL}/acme/app").status_code == 403
     assert personas.outsider.client.delete(f"{URL}/acme/app").status_code == 404
     assert Environment.objects.filter(name="app").exists()
 
 
 def test_an_admin_locks_with_a_reason_and_the_lock_shows_holder_and_reason(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     response = personas.admin.client.post(f"{URL}/acme/app/lock", {"reason": "db migration"})
     assert response.status_code == 200
     lock = response.json()["environment"]["lock"]
@@ -227,7 +227,7 @@ def test_an_admin_locks_with_a_reason_and_the_lock_shows_holder_and_reason(perso
 
 
 def test_locking_needs_a_reason_and_an_unlocked_environment(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     client = personas.admin.client
     response = client.post(f"{URL}/acme/app/lock", {})
     assert response.status_code == 422
@@ -240,7 +240,7 @@ def test_locking_needs_a_reason_and_an_unlocked_environment(personas):
 
 
 def test_the_holder_unlocks_and_unlocking_an_unlocked_environment_is_a_409(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     client = personas.admin.client
     client.post(f"{URL}/acme/app/lock", {"reason": "r"})
     response = client.post(f"{URL}/acme/app/unlock", {})
@@ -258,7 +258,7 @@ def test_a_lock_held_by_someone_else_needs_force_and_the_runs_app_is_told(
     from accounts.tests.factories import member
 
     member(personas.org, second_admin, Level.ADMIN)
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     Environment.objects.filter(pk=environment.pk).update(
         locked=True, lock_reason="run 7 is applying", locked_by=None
     )
@@ -279,7 +279,7 @@ def test_a_lock_held_by_someone_else_needs_force_and_the_runs_app_is_told(
 
 
 def test_only_an_admin_locks_or_unlocks(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     assert personas.writer.client.post(f"{URL}/acme/app/lock", {"reason": "x"}).status_code == 403
     assert personas.outsider.client.post(f"{URL}/acme/app/lock", {"reason": "x"}).status_code == 404
     personas.admin.client.post(f"{URL}/acme/app/lock", {"reason": "x"})
@@ -296,7 +296,7 @@ def test_deleting_also_removes_blobs_other_apps_keep_for_the_environment(
     from atlas.blobs import write_blob
     from states.models import StateVersion
 
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     info = write_blob("states/test", [b'{"serial": 1}'])
     StateVersion.objects.create(
         environment=environment,

@@ -88,14 +88,14 @@ ROWS = [
 
 @pytest.fixture
 def world(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     version = ConfigurationVersionFactory(environment=environment)
     # the unlock row needs a lock to release (the lock row removes it again)
     Environment.objects.filter(pk=environment.pk).update(locked=True, lock_reason="held")
     clients = {name: getattr(personas, name).client for name in PERSONAS[:4]}
     clients["anonymous"] = api_client()
     clients["read_only_admin"] = api_client(token_for(personas.admin.user, read_only=True))
-    other = EnvironmentFactory(name="other")
+    other = EnvironmentFactory(namespace=personas.org.namespace, name="other")
     for name, (_user, text) in grantees(personas.org, environment, other).items():
         clients[name] = api_client(text)
     return clients, version

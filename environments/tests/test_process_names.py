@@ -90,7 +90,7 @@ def test_every_refused_name_is_documented_in_the_operations_guide(settings):
 
 
 def test_saving_a_refused_name_names_the_key_and_stores_nothing(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     with pytest.raises(ValidationError) as raised:
         save_variable(
             environment,
@@ -107,7 +107,7 @@ def test_saving_a_refused_name_names_the_key_and_stores_nothing(personas):
 
 
 def test_the_web_form_shows_why_a_name_is_refused(personas):
-    EnvironmentFactory(name="app")
+    EnvironmentFactory(namespace=personas.org.namespace, name="app")
     client = Client()
     client.force_login(personas.writer.user)
     response = client.post(
@@ -120,7 +120,7 @@ def test_the_web_form_shows_why_a_name_is_refused(personas):
 
 
 def test_a_stored_refused_variable_is_flagged_as_not_applied(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     stored_variable(environment, "LD_PRELOAD", "x.so")
     VariableFactory(environment=environment, category="env", key="AWS_REGION", value="eu")
     client = Client()

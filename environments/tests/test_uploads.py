@@ -29,7 +29,9 @@ def put(client, url, body, **extra):
 def version(personas, settings, tmp_path):
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
     os.mkdir(settings.FILE_UPLOAD_TEMP_DIR)
-    return ConfigurationVersionFactory(environment=EnvironmentFactory(name="app"))
+    return ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    )
 
 
 def test_an_upload_without_a_token_finishes_the_version_and_stores_it_encrypted(
@@ -82,13 +84,15 @@ def test_the_upload_url_expires(anonymous, version, personas):
 def test_the_url_lives_for_the_configured_time(personas, settings):
     settings.ATLAS_UPLOAD_URL_TTL_SECONDS = 120
     before = timezone.now()
-    version = ConfigurationVersionFactory(environment=EnvironmentFactory(name="app"))
+    version = ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="app")
+    )
     assert before + timedelta(seconds=119) < version.upload_expires_at
     assert version.upload_expires_at <= timezone.now() + timedelta(seconds=120)
 
 
 def test_a_new_push_records_expired_versions_as_errored(personas):
-    environment = EnvironmentFactory(name="app")
+    environment = EnvironmentFactory(namespace=personas.org.namespace, name="app")
     stale = ConfigurationVersionFactory(environment=environment)
     ConfigurationVersion.objects.filter(pk=stale.pk).update(
         upload_expires_at=timezone.now() - timedelta(seconds=1)
@@ -187,7 +191,9 @@ def test_progress_reports_pending_finished_and_errored(personas, anonymous, vers
 
 
 def test_progress_of_an_unknown_or_foreign_token_is_a_404(personas, version):
-    other = ConfigurationVersionFactory(environment=EnvironmentFactory(name="other"))
+    other = ConfigurationVersionFactory(
+        environment=EnvironmentFactory(namespace=personas.org.namespace, name="other")
+    )
     client = personas.reader.client
     assert client.get(f"{PROGRESS}/nothing").status_code == 404
     assert client.get(f"{PROGRESS}/{other.secret}").status_code == 404

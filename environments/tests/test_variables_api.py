@@ -24,7 +24,7 @@ def stored(environment):
 
 @pytest.fixture
 def environment(personas):
-    return EnvironmentFactory(name="test")
+    return EnvironmentFactory(namespace=personas.org.namespace, name="test")
 
 
 def test_the_documents_json_example_stores_the_variables_and_echoes_nothing(personas, environment):
@@ -41,7 +41,7 @@ def test_the_documents_json_example_stores_the_variables_and_echoes_nothing(pers
 
 def test_the_documents_form_example_stores_identical_variables(personas, environment):
     # $ curl .../variables -X PUT -d variables[foo]='bar' -d variables[desired_capacity]='15'
-    other = EnvironmentFactory(name="other")
+    other = EnvironmentFactory(namespace=personas.org.namespace, name="other")
     form = "variables[foo]=bar&variables[desired_capacity]=15"
     response = personas.writer.client.put(
         URL, form, content_type="application/x-www-form-urlencoded"

@@ -33,7 +33,7 @@ def web(personas):
 
 @pytest.fixture
 def environment(personas):
-    return EnvironmentFactory(name="app")
+    return EnvironmentFactory(namespace=personas.org.namespace, name="app")
 
 
 def finished_version(environment):
@@ -67,7 +67,7 @@ def test_the_list_costs_the_same_queries_for_one_or_many(
     with django_assert_num_queries(6) as one:
         assert client.get("/environments").status_code == 200
     for index in range(5):
-        more = EnvironmentFactory(name=f"more{index}")
+        more = EnvironmentFactory(namespace=environment.namespace, name=f"more{index}")
         ConfigurationVersionFactory(environment=more)
         RunFactory(environment=more, status=Status.ERRORED, error_text="Error: boom")
     with django_assert_num_queries(len(one)):
@@ -92,7 +92,7 @@ def test_the_list_shows_each_environments_latest_run_and_why_it_errored(web, env
 
 
 def test_the_list_searches_names_and_namespaces(web, environment):
-    EnvironmentFactory(name="network")
+    EnvironmentFactory(namespace=environment.namespace, name="network")
     client = web["reader"]
     for query, shown, hidden in [
         ("NET", "network", '/environments/acme/app"'),
@@ -220,7 +220,9 @@ def test_variable_form_errors_are_shown(web, environment, data, message):
 
 
 def test_a_variable_of_another_environment_is_a_404(web, environment):
-    other = VariableFactory(environment=EnvironmentFactory(name="other"), key="x")
+    other = VariableFactory(
+        environment=EnvironmentFactory(namespace=environment.namespace, name="other"), key="x"
+    )
     assert web["writer"].get(f"{PAGE}/variables/{other.pk}/edit").status_code == 404
     assert web["writer"].post(f"{PAGE}/variables/{other.pk}/delete").status_code == 404
     assert Variable.objects.filter(pk=other.pk).exists()
@@ -328,11 +330,11 @@ def test_every_page_renders_for_an_empty_environment(web, environment):
     assert "No environments" in empty
 
 
-def test_the_list_pages_keep_the_namespace_filter(web, settings):
+def test_the_list_pages_keep_the_namespace_filter(web, personas):
     from environments.views import pages
 
     for index in range(pages.PER_PAGE + 1):
-        EnvironmentFactory(name=f"env{index:03d}")
+        EnvironmentFactory(namespace=personas.org.namespace, name=f"env{index:03d}")
     first = web["reader"].get("/environments?namespace=acme").content.decode()
     assert 'href="?namespace=acme&amp;page=2"' in first
     second = web["reader"].get("/environments?namespace=acme&page=2").content.decode()

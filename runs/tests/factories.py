@@ -12,6 +12,7 @@ from accounts.models import Namespace
 from atlas.blobs import write_blob
 from environments import services
 from environments.models import ConfigurationVersion, Environment
+from environments.tests.factories import EnvironmentFactory
 from runs.models import Run, Status
 
 OUTPUT_TF = 'output "greeting" {\n  value = "hello"\n}\n'
@@ -58,7 +59,7 @@ class RunFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Run
 
-    environment = factory.LazyFunction(lambda: environment(f"env{Run.objects.count()}"))
+    environment = factory.SubFactory(EnvironmentFactory)
     configuration_version = factory.LazyAttribute(lambda run: finished_version(run.environment))
     status = Status.PENDING
 

@@ -8,7 +8,7 @@ import factory
 
 from accounts.models import Namespace
 from environments.lookup import create_environment
-from environments.models import Environment
+from environments.tests.factories import EnvironmentFactory
 from states import services
 from states.models import StateVersion
 
@@ -109,7 +109,7 @@ class StateVersionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StateVersion
 
-    environment = factory.LazyFunction(lambda: Environment.objects.get(name="network"))
+    environment = factory.SubFactory(EnvironmentFactory)
     serial = factory.Sequence(lambda n: n + 1)
     body = None
 
