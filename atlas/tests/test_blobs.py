@@ -317,48 +317,6 @@ def test_reencrypt_blob(settings, blob_dir):
     assert read_blob(info.name, info.key_id) == data  # the caller deletes the old one
 
 
-def test_s3_storage_roundtrip(settings, monkeypatch):
-    """Saving through S3Storage and streaming the object body back."""
-    objects = {}
-
-    class FakeObject:
-        def __init__(self, key):
-            self.key = key
-
-        def upload_fileobj(self, fileobj, ExtraArgs=None, Config=None):
-            objects[self.key] = fileobj.read()
-
-        def get(self):
-            import io
-
-            return {"Body": io.BytesIO(objects[self.key])}
-
-        def delete(self):
-            objects.pop(self.key, None)
-
-    class FakeBucket:
-        name = "bucket"
-
-        def Object(self, key):
-            return FakeObject(key)
-
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": "bucket", "location": "atlas", "file_overwrite": True},
-        },
-    }
-    storage = blobs.blob_storage()
-    monkeypatch.setattr(storage, "_bucket", FakeBucket())
-    data = os.urandom(SEGMENT_SIZE * 3 + 1)
-    info = write_blob("states/1", [data])
-    assert list(objects) == [f"atlas/{info.name}"]
-    assert read_blob(info.name) == data
-    delete_blob(info.name)
-    assert objects == {}
-
-
 # rotate_keys: the key file
 
 

@@ -32,8 +32,10 @@ def _objects(client, name):
 
 
 def test_a_blob_round_trips_through_the_bucket_encrypted(bucket):
+    """Written in pieces, read back streamed from the object's body: more
+    than three segments, the last one short."""
     client, name = bucket
-    body = b"{" + CANARY + b"}" + b"x" * (200 * 1024)
+    body = b"{" + CANARY + b"}" + b"x" * (3 * blobs.SEGMENT_SIZE + 1000)
     info = blobs.write_blob("states/1", [body[i : i + 7000] for i in range(0, len(body), 7000)])
     assert info.size == len(body)
     assert blobs.read_blob(info.name, info.key_id) == body
