@@ -1,24 +1,42 @@
-# make serve: install, migrate, start web + worker on the embedded defaults.
-# make test:  install, check, lint, run every test.
+# make serve:     install, migrate, start web + worker on the embedded defaults.
+# make test:      install, check, lint, run every test.
+# make test-fast: the tests that need no live server, browser, Terraform or
+#                 process cluster (the inner loop while changing code).
+# make lock:      pin every dependency, with hashes, from requirements*.txt.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test lint install install-dev sandbox system-deps format clean
+.PHONY: serve test test-fast lint lock install install-dev sandbox system-deps format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Installs come from the lock files: every package, transitive ones too, at
+# one version with its hashes. requirements*.txt name what the project uses;
+# `make lock` turns them into the lock files, keeping every pin it can.
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(VENV)/.installed $@
+
+PIP_TOOLS = pip-tools==7.6.2
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+
+# The runtime lock starts from the development one, so both pin the same
+# versions. `make lock UPGRADE=1` moves every pin to the newest allowed.
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet $(PIP_TOOLS)
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) -o requirements-dev.lock requirements-dev.txt
+	cp requirements-dev.lock requirements.lock
+	$(PIP_COMPILE) -o requirements.lock requirements.txt
 
 install: $(VENV)/.installed
 
@@ -49,7 +67,13 @@ test: install-dev system-deps
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# No system packages needed: nothing here starts a sandbox or a browser.
+FAST_TESTS = not e2e and not browser and not system
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -8,6 +8,8 @@ already stored: a `-var` alone does not replace a stored value, `-var` with
 
 import io
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -164,3 +166,49 @@ def test_a_push_from_git_uploads_only_committed_files(workdir):
     assert {"main.tf", "committed.txt"} <= names
     assert "uncommitted.txt" not in names
     assert not any(name.startswith(".git/") or name == ".git" for name in names)
+
+
+def _readme_blocks(heading, language):
+    """The fenced `language` blocks of the README section under `heading`."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
+
+
+def test_the_readme_push_example_works_as_written(tmp_path, live_server, personas):
+    """The README's configuration and commands, run in order: the first push
+    uploads v1, the second v2 with the overwritten variable."""
+    heading = "### Configuration versions: `terraform push`"
+    (configuration,) = _readme_blocks(heading, "hcl")
+    (commands,) = _readme_blocks(heading, "sh")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "main.tf").write_text(configuration + 'variable "region" {\n  default = "us"\n}\n')
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "CHECKPOINT_DISABLE": "1",
+        "TF_IN_AUTOMATION": "1",
+    }
+    outputs = []
+    for line in commands.splitlines():
+        words = shlex.split(line, comments=True)
+        if words[0] == "export":
+            assert [word.split("=")[0] for word in words[1:]] == ["ATLAS_TOKEN", "ATLAS_ADDRESS"]
+            env.update(ATLAS_TOKEN=personas.writer.token, ATLAS_ADDRESS=live_server.url)
+            continue
+        assert words[0] == "terraform"
+        result = subprocess.run(
+            [terraform_binary(), *words[1:]],
+            cwd=config,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, (line, result.stdout + result.stderr)
+        outputs.append(result.stdout)
+    assert 'Configuration "acme/network" uploaded! (v1)' in outputs[1]
+    assert 'Configuration "acme/network" uploaded! (v2)' in outputs[2]
+    environment = Environment.objects.get(namespace__name="acme", name="network")
+    assert terraform_vars(environment) == {"region": ("eu", False)}

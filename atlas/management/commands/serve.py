@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from accounts.bootstrap import create_first_admin
+from atlas.staticfiles import collect_if_changed
 from atlas.tls import local_tls
 
 # The access log names the path without its query string, so nothing a client
@@ -33,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, web_workers, no_worker, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
+        collect_if_changed()
         first = create_first_admin()
         if first:
             self.stdout.write(self.style.WARNING(first))
