@@ -1,13 +1,33 @@
 """factory-boy factories for accounts models."""
 
+import hashlib
+import secrets
 import time
+from datetime import timedelta
 
 import factory
+from django.utils import timezone
 from django_otp.oath import TOTP
 
-from accounts import tokens, twofactor
-from accounts.models import Grant, Level, Membership, Organization, Team, TeamMembership, User
+from accounts import audit, invitations, terraform_login, tokens, twofactor
+from accounts.models import (
+    AuthFailureCount,
+    Grant,
+    Invitation,
+    Level,
+    LoginCode,
+    MemberLevel,
+    Membership,
+    Namespace,
+    Organization,
+    Team,
+    TeamMembership,
+    Token,
+    User,
+)
 from accounts.services import create_organization
+from accounts.sessions import SessionStore, WebSession
+from accounts.twofactor.models import RecoveryCode, RecoveryCodeDevice, TotpDevice
 
 PASSWORD = "correct horse battery staple"
 
@@ -25,6 +45,213 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class NamespaceFactory(factory.django.DjangoModelFactory):
+    """A namespace; as every namespace belongs to someone, a new user's."""
+
+    class Meta:
+        model = Namespace
+
+    name = factory.Sequence(lambda n: f"space{n}")
+
+    @classmethod
+    def _create(cls, model_class, name, **kwargs):
+        return UserFactory(username=name).namespace
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    """An organization made as people make one: `owner` (a new user unless
+    given) created it and is in its owners team."""
+
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"org{n}")
+    owner = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, name, owner, **kwargs):
+        return create_organization(owner, name, **kwargs)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    level = MemberLevel.READ
+
+
+class TokenFactory(factory.django.DjangoModelFactory):
+    """A token issued by the token rule; its text (shown once) is `.text`."""
+
+    class Meta:
+        model = Token
+
+    user = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, user, **kwargs):
+        token, text = tokens.issue(user, **kwargs)
+        token.text = text
+        return token
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"team{n}")
+
+
+class TeamMembershipFactory(factory.django.DjangoModelFactory):
+    """A member of the team's organization (made a member first) in the team."""
+
+    class Meta:
+        model = TeamMembership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.LazyAttribute(
+        lambda row: MembershipFactory(organization=row.team.organization).user
+    )
+
+
+class GrantFactory(factory.django.DjangoModelFactory):
+    """A level on one environment for a user (or a team, given `team=`)."""
+
+    class Meta:
+        model = Grant
+
+    environment = factory.SubFactory("environments.tests.factories.EnvironmentFactory")
+    user = factory.SubFactory(UserFactory)
+    team = None
+    level = Level.READ
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """An invitation by email, sent by the organization's owner (the email
+    goes out when the test's transaction commits, as in the server)."""
+
+    class Meta:
+        model = Invitation
+
+    organization = factory.SubFactory(OrganizationFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    level = MemberLevel.READ
+
+    @classmethod
+    def _create(cls, model_class, organization, email, level):
+        owner = organization.memberships.filter(level=MemberLevel.ADMIN).first().user
+        return invitations.invite(organization, owner, email=email, level=level)
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    """An event recorded by the audit rule, by a new user in their namespace."""
+
+    class Meta:
+        model = audit.AuditEvent
+
+    action = "test.event"
+    actor = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, action, actor, **kwargs):
+        kwargs.setdefault("namespace", actor.namespace)
+        return audit.record(action, actor=actor, **kwargs)
+
+
+class WebSessionFactory(factory.django.DjangoModelFactory):
+    """A signed-in web session of a new user, stored as the server stores one."""
+
+    class Meta:
+        model = WebSession
+
+    user = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, user):
+        store = SessionStore()
+        store["_auth_user_id"] = str(user.pk)
+        store.create()
+        return WebSession.objects.get(session_key=store.session_key)
+
+
+class LoginCodeFactory(factory.django.DjangoModelFactory):
+    """An unused `terraform login` code; its text is `.code`."""
+
+    class Meta:
+        model = LoginCode
+
+    user = factory.SubFactory(UserFactory)
+    client_id = "terraform"
+    redirect_uri = "http://localhost:10000/login"
+    code_challenge = factory.LazyFunction(lambda: secrets.token_urlsafe(32))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=5))
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        code = secrets.token_urlsafe(32)
+        row = model_class.objects.create(digest=terraform_login._digest(code), **kwargs)
+        row.code = code
+        return row
+
+
+class AuthFailureCountFactory(factory.django.DjangoModelFactory):
+    """A counted run of failures, as the embedded throttle store keeps them."""
+
+    class Meta:
+        model = AuthFailureCount
+
+    digest = factory.Sequence(lambda n: hashlib.sha256(f"failures{n}".encode()).hexdigest())
+    failures = 1
+    expires_at = factory.LazyFunction(lambda: time.time() + 300)
+
+
+class TotpDeviceFactory(factory.django.DjangoModelFactory):
+    """An authenticator app: unconfirmed as enrolment starts it, or with
+    `confirmed=True` confirmed as `enrol` does (with recovery codes)."""
+
+    class Meta:
+        model = TotpDevice
+
+    user = factory.SubFactory(UserFactory)
+    confirmed = False
+
+    @classmethod
+    def _create(cls, model_class, user, confirmed):
+        return enrol(user)[0] if confirmed else twofactor.start_enrolment(user)
+
+
+class RecoveryCodeDeviceFactory(factory.django.DjangoModelFactory):
+    """A user's ten recovery codes; their text is `.codes`."""
+
+    class Meta:
+        model = RecoveryCodeDevice
+
+    user = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, user):
+        codes = twofactor.new_recovery_codes(user, record=False)
+        device = model_class.objects.get(user=user)
+        device.codes_text = codes
+        return device
+
+
+class RecoveryCodeFactory(factory.django.DjangoModelFactory):
+    """One of a new set of recovery codes."""
+
+    class Meta:
+        model = RecoveryCode
+
+    device = factory.SubFactory(RecoveryCodeDeviceFactory)
+
+    @classmethod
+    def _create(cls, model_class, device):
+        return device.codes.first()
 
 
 def organization(name, admin):
@@ -80,8 +307,24 @@ def enrol(user):
 
 __all__ = [
     "PASSWORD",
+    "AuditEventFactory",
+    "AuthFailureCountFactory",
+    "GrantFactory",
+    "InvitationFactory",
+    "LoginCodeFactory",
+    "MembershipFactory",
+    "NamespaceFactory",
     "Organization",
+    "OrganizationFactory",
+    "RecoveryCodeDeviceFactory",
+    "RecoveryCodeFactory",
+    "TeamFactory",
+    "TeamMembershipFactory",
+    "TokenFactory",
+    "TotpDeviceFactory",
+    "User",
     "UserFactory",
+    "WebSessionFactory",
     "enrol",
     "grant",
     "grantees",

@@ -13,7 +13,9 @@ from atlas.blobs import write_blob
 from environments import services
 from environments.models import ConfigurationVersion, Environment
 from environments.tests.factories import EnvironmentFactory
-from runs.models import Run, Status
+from runs.logs import append_text
+from runs.models import Run, RunLogChunk, Status
+from runs.notifications.models import Delivery, DeliveryAttempt, NotificationConfiguration
 
 OUTPUT_TF = 'output "greeting" {\n  value = "hello"\n}\n'
 
@@ -73,3 +75,60 @@ def notification(env, kind="webhook", url="https://hooks.example.com/atlas", **f
     if kind != "email":
         data["url"] = url
     return create_configuration(env, None, data)
+
+
+class RunLogChunkFactory(factory.django.DjangoModelFactory):
+    """A line of a run's plan log, appended by the log rule."""
+
+    class Meta:
+        model = RunLogChunk
+
+    run = factory.SubFactory(RunFactory)
+    phase = "plan"
+    text = "Refreshing Terraform state in-memory prior to plan...\n"
+
+    @classmethod
+    def _create(cls, model_class, run, phase, text):
+        append_text(run, phase, text)
+        return model_class.objects.filter(run=run, phase=phase).latest("offset")
+
+
+class NotificationConfigurationFactory(factory.django.DjangoModelFactory):
+    """A webhook configuration made through the service (its secret: `.secret`)."""
+
+    class Meta:
+        model = NotificationConfiguration
+
+    environment = factory.SubFactory(EnvironmentFactory)
+    kind = "webhook"
+    url = "https://hooks.example.com/atlas"
+
+    @classmethod
+    def _create(cls, model_class, environment, kind, url, **fields):
+        return notification(environment, kind=kind, url=url, **fields)[0]
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """A pending delivery of a run's `planned` event."""
+
+    class Meta:
+        model = Delivery
+
+    configuration = factory.SubFactory(NotificationConfigurationFactory)
+    run = factory.LazyAttribute(
+        lambda row: RunFactory(environment=row.configuration.environment, status=Status.PLANNED)
+    )
+    event = "planned"
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    """A first attempt at a delivery that failed with a 500."""
+
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    number = 1
+    outcome = DeliveryAttempt.Outcome.FAILED
+    status_code = 500
+    finished_at = factory.LazyFunction(timezone.now)

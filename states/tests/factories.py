@@ -9,8 +9,8 @@ import factory
 from accounts.models import Namespace
 from environments.lookup import create_environment
 from environments.tests.factories import EnvironmentFactory
-from states import services
-from states.models import StateVersion
+from states import services, uploads
+from states.models import EnvironmentState, StateUpload, StateVersion
 
 LINEAGE = "5b2c1d3e-7a8f-4c6d-9e0f-1a2b3c4d5e6f"
 OTHER_LINEAGE = "00000000-1111-2222-3333-444444444444"
@@ -119,3 +119,37 @@ class StateVersionFactory(factory.django.DjangoModelFactory):
         result = services.write_state(environment, body, user=user)
         assert result.decision.stores, result.decision.reason
         return result.version
+
+
+class EnvironmentStateFactory(factory.django.DjangoModelFactory):
+    """An environment's state row, with a head stored through the write rule."""
+
+    class Meta:
+        model = EnvironmentState
+
+    environment = factory.SubFactory(EnvironmentFactory)
+
+    @classmethod
+    def _create(cls, model_class, environment):
+        StateVersionFactory(environment=environment, serial=1)
+        return model_class.objects.get(environment=environment)
+
+
+class StateUploadFactory(factory.django.DjangoModelFactory):
+    """A pending state upload (TFE v2) announced by a new user; its secrets
+    are `.secret` and `.json_secret`."""
+
+    class Meta:
+        model = StateUpload
+
+    environment = factory.SubFactory(EnvironmentFactory)
+    serial = 1
+    lineage = LINEAGE
+    body = factory.LazyAttribute(lambda row: state_bytes(row.serial, row.lineage))
+
+    @classmethod
+    def _create(cls, model_class, environment, serial, lineage, body):
+        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        upload, raw, rendered = uploads.announce(environment, serial, lineage, md5, None, None)
+        upload.secret, upload.json_secret = raw, rendered
+        return upload
