@@ -31,6 +31,7 @@ from . import machine, planfile
 from .conf import run_address
 from .logs import LogWriter, append_line
 from .models import Phase, Run, Status
+from .outage import await_database, outlasting
 from .process import CANCELED, LOST, Control, Heartbeat, run_terraform
 from .relay import Relay, RelayError
 from .sandbox import SandboxUnavailable, network_for_phase
@@ -138,8 +139,12 @@ class PhaseRun:
             self.relay.close()
             self.relay = None
         if self.token is not None:
-            Token.objects.filter(pk=self.token.pk, revoked_at__isnull=True).update(
-                revoked_at=timezone.now()
+            token_id = self.token.pk
+            outlasting(
+                lambda: Token.objects.filter(pk=token_id, revoked_at__isnull=True).update(
+                    revoked_at=timezone.now()
+                ),
+                progress=self.control.progress,
             )
             self.token = None
 
@@ -167,7 +172,7 @@ class PhaseRun:
         if self.control.reason():
             return None, self.control.reason()
         try:
-            return run_terraform(
+            result = run_terraform(
                 arguments,
                 self.workspace,
                 self.writer,
@@ -179,6 +184,10 @@ class PhaseRun:
             )
         except SandboxUnavailable as exc:
             raise PhaseFailed(str(exc)) from None
+        # The database may have restarted while Terraform ran: what follows
+        # writes, on a connection that answers.
+        await_database(progress=self.control.progress)
+        return result
 
     def end(self, to, message="", **fields):
         """Log `message`, store the log, then move the run (unless lost)."""
@@ -186,14 +195,17 @@ class PhaseRun:
         if message:
             self.line(message)
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(progress=self.control.progress)
             if to == Status.ERRORED:
                 fields.setdefault("error_text", first_error(self.writer.tail))
             self.writer = None
         if self.control.lost.is_set():
             return False
-        return machine.transition(
-            self.run, to, expected=[self.status], message=message[:500], **fields
+        return outlasting(
+            lambda: machine.transition(
+                self.run, to, expected=[self.status], message=message[:500], **fields
+            ),
+            progress=self.control.progress,
         )
 
     def line(self, message):

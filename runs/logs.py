@@ -15,6 +15,7 @@ import time
 from django.db import IntegrityError, transaction
 
 from .models import RunLogChunk
+from .outage import TRANSIENT, outlasting, reconnect
 
 MASK = "***"
 MAX_CHUNK_BYTES = 64 * 1024
@@ -195,6 +196,7 @@ class LogWriter:
         self.buffered = 0
         self.last_flush = time.monotonic()
         self.tail = ""  # the last of what was written, masked, for summaries
+        self.retry_at = 0.0  # while the database is unreachable: when to try again
 
     def write_bytes(self, data):
         self.write(self.decoder.decode(data))
@@ -217,16 +219,36 @@ class LogWriter:
             self.flush()
 
     def flush(self):
+        """Store what is buffered; while the database is unreachable, keep
+        it (Terraform goes on) and try again a second later."""
         self.last_flush = time.monotonic()
-        if not self.buffer:
+        if not self.buffer or self.last_flush < self.retry_at:
             return
-        text, self.buffer, self.buffered = "".join(self.buffer), [], 0
-        append_text(self.run_id, self.phase, text)
+        try:
+            self._store()
+        except TRANSIENT:
+            reconnect()
+            self.retry_at = time.monotonic() + 1.0
 
-    def close(self):
+    def _store(self):
+        """Store the buffer piece by piece; what is not stored stays buffered."""
+        pieces = list(_split("".join(self.buffer)))
+        self.buffer, self.buffered = [], 0
+        stored = 0
+        try:
+            for piece in pieces:
+                append_text(self.run_id, self.phase, piece.decode())
+                stored += 1
+        finally:
+            rest = b"".join(pieces[stored:])
+            if rest:
+                self.buffer, self.buffered = [rest.decode()], len(rest)
+
+    def close(self, progress=None):
         tail = self.decoder.decode(b"", final=True)
         released = self.masker.feed(tail) + self.masker.finish()
         if released:
             self.buffer.append(released)
             self.tail = (self.tail + released)[-TAIL_CHARS:]
-        self.flush()
+        if self.buffer:
+            outlasting(self._store, progress=progress)

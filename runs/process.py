@@ -84,6 +84,7 @@ class Heartbeat(threading.Thread):
                     self.watch()
                 except DatabaseError:
                     logger.warning("Heartbeat of run %s failed; retrying", self.run_id)
+                    connection.close()  # the next beat opens a new connection
         finally:
             connection.close()
 

@@ -443,14 +443,6 @@ def test_workers_outlive_a_database_restart_and_the_run_in_flight_ends(cluster, 
     assert after["status"] == "applied"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runs: a database error while a phase writes its log escapes run_terraform, "
-        "which kills Terraform; the run then waits for the reaper, which errors it "
-        "as 'the worker died' though the worker lives on"
-    ),
-)
 def test_a_run_in_flight_rides_out_a_short_database_restart(cluster, postgres):
     """A plan running while PostgreSQL restarts for a few seconds ends as it
     would have without the restart (this configuration plans no changes)."""

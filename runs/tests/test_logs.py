@@ -94,3 +94,33 @@ def test_the_writer_stores_masked_text_and_keeps_a_masked_tail(personas):
     assert "s3cr3t" not in writer.tail
     assert RunLogChunk.objects.filter(run=run).exclude(text__contains="s3cr3t").count() >= 1
     assert not RunLogChunk.objects.filter(text__contains="s3cr3t").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_keeps_its_output_while_the_database_is_unreachable_and_stores_it_in_order(
+    monkeypatch,
+):
+    """A unit: the database's outage is a stand-in that refuses two stores."""
+    from django.db import OperationalError
+
+    from runs import logs
+
+    run = RunFactory()
+    refusals = iter([True, True])
+    real_append = logs.append_text
+
+    def flaky_append(run_id, phase, text):
+        if next(refusals, False):
+            raise OperationalError("server closed the connection unexpectedly")
+        real_append(run_id, phase, text)
+
+    monkeypatch.setattr(logs, "append_text", flaky_append)
+    monkeypatch.setattr("runs.outage.RETRY_SECONDS", 0.01)
+    writer = LogWriter(run, "plan")
+    writer.write("first line\n")
+    writer.flush()  # refused: kept
+    assert RunLogChunk.objects.filter(run=run).count() == 0
+    writer.retry_at = 0.0
+    writer.write("second line\n")
+    writer.close()  # refused once more, then stored
+    assert read_log(run, "plan")[0] == b"first line\nsecond line\n"
