@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from . import invitations, tokens
+from . import invitations, services, tokens
 from .models import (
     Grant,
     Invitation,
@@ -28,15 +28,12 @@ from .models import (
     User,
 )
 from .names import NAME_HELP, validate_name
-from .services import TAKEN
+from .services import TAKEN, name_taken
 
 
 def _check_name_free(name, namespace_id=None):
     """Users and organizations share names: refuse one that another holds."""
-    others = Namespace.objects.filter(name__iexact=name)
-    if namespace_id is not None:
-        others = others.exclude(pk=namespace_id)
-    if others.exists():
+    if name_taken(name, namespace_id):
         raise ValidationError(f"This name {TAKEN}.")
 
 
@@ -81,20 +78,27 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class MembershipInlineFormSet(forms.BaseInlineFormSet):
-    """An organization keeps at least one admin, as services.change_level insists."""
+    """An organization keeps at least one admin: `services.an_admin_remains`,
+    asked inside the admin's transaction (it locks the admin rows until the
+    change is saved)."""
 
     def clean(self):
         super().clean()
-        if any(form.errors for form in self.forms):
+        if any(form.errors for form in self.forms) or self.instance.pk is None:
             return
-        admins = [
-            form
-            for form in self.forms
-            if form.cleaned_data
-            and not form.cleaned_data.get("DELETE")
-            and form.cleaned_data.get("level") == Level.ADMIN
-        ]
-        if not admins:
+        leaving, joining = [], False
+        for form in self.forms:
+            if not form.cleaned_data:
+                continue
+            admin_after = (
+                not form.cleaned_data.get("DELETE")
+                and form.cleaned_data.get("level") == Level.ADMIN
+            )
+            if not admin_after and form.instance.pk is not None:
+                leaving.append(form.instance.pk)
+            elif admin_after and (form.instance.pk is None or "level" in form.changed_data):
+                joining = True  # saved as admin; an unchanged row counts as the database has it
+        if not services.an_admin_remains(self.instance, leaving=leaving, joining=joining):
             raise ValidationError("An organization needs at least one admin.")
 
 

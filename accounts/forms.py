@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Se
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from . import throttle
+from . import throttle, tokens
 from .models import Level, MemberLevel
 from .names import NAME_HELP
 
@@ -72,7 +72,7 @@ class TokenForm(forms.Form):
         day = self.cleaned_data["expires_on"]
         if day is None:
             return None
-        if _expiry(day) <= timezone.now():
+        if not tokens.expiry_allowed(_expiry(day)):
             raise forms.ValidationError("The expiry date must be in the future.")
         return day
 

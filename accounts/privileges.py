@@ -7,15 +7,25 @@ read, write or admin; admin is the owners team); on one environment it is
 the highest of that default, their own grant and their teams' grants, so a
 grant can raise a level and never lowers one. Users outside the
 organization hold only what grants give them. A read-only token caps the
-level at read. A run's own token is not a person's: what it may do is an
-allow-list, `run_token_allows`, asked at every door of the API; within it,
-it reads what its user may read and writes only its own environment's
-state, while its user may still write there.
+level at read and refuses every unsafe method. A run's own token is not a
+person's: what it may do is an allow-list, `run_token_allows`, asked at
+every door of the API; within it, it reads what its user may read and
+writes only its own environment's state, while its user may still write
+there.
 """
 
 from django.db.models import BigIntegerField, Q, Value
 
-from .models import Grant, Level, MemberLevel, Membership, Namespace, TeamMembership, Token
+from .models import (
+    Grant,
+    Level,
+    MemberLevel,
+    Membership,
+    Namespace,
+    TeamMembership,
+    Token,
+    User,
+)
 
 RANK = {None: 0, MemberLevel.NONE: 0, Level.READ: 1, Level.WRITE: 2, Level.ADMIN: 3}
 # Membership levels that read every environment of the organization.
@@ -38,6 +48,50 @@ def highest(levels):
 
 def _cap(level, ceiling):
     return level if RANK[level] <= RANK[ceiling] else ceiling
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ONLY_MESSAGE = "This token is read-only."
+LEVEL_MESSAGES = {
+    Level.READ: "You need read access to this namespace.",
+    Level.WRITE: "You need write access to this namespace.",
+    Level.ADMIN: "You need admin access to this namespace.",
+}
+ORGANIZATION_ADMIN_MESSAGE = "You need to be an owner (admin) of this organization."
+
+
+def is_read_only(token):
+    """A read-only token reads: its user's level is capped at read, and it
+    may not use any unsafe HTTP method, whatever the door."""
+    return token is not None and token.read_only
+
+
+def token_refuses_method(token, method):
+    """Whether `token` may not make a request with HTTP `method` at all."""
+    return is_read_only(token) and method not in SAFE_METHODS
+
+
+def refusal_message(token, needed):
+    """Why a caller holding too low a level for `needed` is refused (403)."""
+    return READ_ONLY_MESSAGE if is_read_only(token) else LEVEL_MESSAGES[needed]
+
+
+def organization_refusal_message(token):
+    """Why a member who is not an owner is refused an owner's action (403)."""
+    return READ_ONLY_MESSAGE if is_read_only(token) else ORGANIZATION_ADMIN_MESSAGE
+
+
+def token_issue_refusal(token):
+    """Why the API refuses to issue a token to this caller, or None.
+
+    A browser session generates tokens on /settings/tokens, which asks for
+    the password again, so the API does not let a session skip that step;
+    only a person's own token (not a run's) issues another."""
+    if token is None:
+        return "Generate tokens at /settings/tokens, or authenticate with a token."
+    if token.kind != Token.Kind.USER:
+        return "This token may not create tokens."
+    return None
 
 
 def _active(user):
@@ -71,7 +125,7 @@ def namespace_level(user, namespace, token=None, environment=None):
 def _through_token(level, token, environment):
     """What a token leaves of its user's `level` on `environment`."""
     if token is not None:
-        if token.read_only:
+        if is_read_only(token):
             level = _cap(level, Level.READ)
         if is_run_token(token):
             # Past `run_token_allows`, a run token reads what the person who
@@ -199,9 +253,15 @@ def organization_level(user, organization, token=None):
         .values_list("level", flat=True)
         .first()
     )
-    if level is not None and token is not None and (token.read_only or is_run_token(token)):
+    if level is not None and (is_read_only(token) or is_run_token(token)):
         level = _cap(level, Level.READ)
     return level
+
+
+def adds_members_directly(user):
+    """Whether `user` adds an existing person to an organization at once
+    (operators: staff), where owners otherwise send an invitation."""
+    return bool(user.is_staff)
 
 
 def is_owner(level):
@@ -263,6 +323,23 @@ def readable_namespaces_q(user, field="namespace"):
 
 def readable_namespaces(user):
     return Namespace.objects.filter(readable_namespaces_q(user, field="pk"))
+
+
+def visible_namespace(user, name):
+    """The namespace named `name` (any case) if `user` may see it, else None:
+    a namespace `readable_namespaces` holds, or the personal namespace of an
+    active person who shares an organization with `user` (members see each
+    other). Two queries at most."""
+    namespace = readable_namespaces(user).filter(name__iexact=name).first()
+    if namespace is not None or not _active(user):
+        return namespace
+    colleagues = Membership.objects.filter(organization__memberships__user=user).values("user_id")
+    person = (
+        User.objects.select_related("namespace")
+        .filter(username__iexact=name, is_active=True, pk__in=colleagues)
+        .first()
+    )
+    return person.namespace if person is not None else None
 
 
 def writable_namespaces(user):

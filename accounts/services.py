@@ -26,8 +26,14 @@ class MembershipError(ValidationError):
     """A membership change that the rules refuse (422 in the API)."""
 
 
-def name_taken(name):
-    return Namespace.objects.filter(name__iexact=name).exists()
+def name_taken(name, namespace_id=None):
+    """Whether another user or organization holds `name`, in any case (they
+    share one namespace of names); `namespace_id` is the holder's own, when
+    renaming it."""
+    holders = Namespace.objects.filter(name__iexact=name)
+    if namespace_id is not None:
+        holders = holders.exclude(pk=namespace_id)
+    return holders.exists()
 
 
 @transaction.atomic
@@ -97,21 +103,31 @@ def add_member(organization, user, level):
     return membership
 
 
-def _lock_admins(organization):
-    """Lock the organization's admin rows so two demotions cannot both pass."""
-    return list(
+def an_admin_remains(organization, leaving=(), joining=False):
+    """The last-admin rule: whether `organization` keeps an admin (a member of
+    its owners team) once the memberships `leaving` (ids) stop being admins
+    and, with `joining`, someone becomes one.
+
+    Call it inside the transaction that makes the change: it locks the
+    organization's admin rows until that transaction ends, so two changes
+    (two demotions, a demotion and a removal, an API call and the admin
+    site) cannot both pass on a stale count.
+    """
+    admins = set(
         Membership.objects.select_for_update()
         .filter(organization=organization, level=MemberLevel.ADMIN)
         .values_list("pk", flat=True)
     )
+    return joining or bool(admins - set(leaving))
 
 
 @transaction.atomic
 def change_level(membership, level):
     """Change a member's default level; admin is the owners team, which keeps one member."""
     _check_level(level)
-    admins = _lock_admins(membership.organization)
-    if level != MemberLevel.ADMIN and admins == [membership.pk]:
+    if level != MemberLevel.ADMIN and not an_admin_remains(
+        membership.organization, leaving=[membership.pk]
+    ):
         raise MembershipError({"level": ["the last admin of an organization cannot be demoted"]})
     before = membership.level
     membership.level = level
@@ -130,8 +146,7 @@ def change_level(membership, level):
 @transaction.atomic
 def remove_member(membership):
     """Remove a member, and with them their places in the organization's teams."""
-    admins = _lock_admins(membership.organization)
-    if admins == [membership.pk]:
+    if not an_admin_remains(membership.organization, leaving=[membership.pk]):
         raise MembershipError({"username": ["the last admin of an organization cannot be removed"]})
     TeamMembership.objects.filter(
         user_id=membership.user_id, team__organization_id=membership.organization_id

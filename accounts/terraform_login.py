@@ -16,18 +16,18 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from atlas.api.discovery import LOGIN_CLIENT, LOGIN_PORTS
 
 from . import tokens, twofactor
+from .access import ANYONE, SIGNED_IN, declares, guard, rule
 from .decorators import require_sudo_mode, throttled_page
 from .models import LoginCode
 
@@ -76,8 +76,7 @@ def _back_to_terraform(uri, **params):
 
 
 @never_cache
-@login_required
-@require_http_methods(["GET", "POST"])
+@guard(rule(GET=SIGNED_IN, POST=SIGNED_IN))
 def authorize(request):
     params = request.GET if request.method == "GET" else request.POST
     problem = _request_problem(params)
@@ -135,6 +134,7 @@ def _s256(verifier):
 
 
 @csrf_exempt
+@declares(rule(POST=ANYONE))  # the code and its PKCE verifier are the credential
 @require_POST
 def token(request):
     """The token endpoint: a code and its PKCE verifier for an API token."""

@@ -166,3 +166,9 @@ def revoke(token, now=None):
             audit.record("token.revoke", obj=token, name=token.description or token.public_id)
     token.refresh_from_db(fields=["revoked_at"])
     return updated == 1
+
+
+def expiry_allowed(expires_at):
+    """Whether a new token may expire at `expires_at`: never (None), or at a
+    moment still to come. The web form and the API both ask this."""
+    return expires_at is None or expires_at > timezone.now()

@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import terraform_login, views
+from .access import ANYONE, declare, rule
 from .pages import account, audit, invitations, signin, teams, twofactor
 
 ORG = "organizations/<str:name>"
@@ -26,7 +27,11 @@ urlpatterns = [
         name="password-reset-complete",
     ),
     path("", views.dashboard, name="dashboard"),
-    path("settings", RedirectView.as_view(pattern_name="accounts:account"), name="settings"),
+    path(
+        "settings",
+        declare(rule(GET=ANYONE), RedirectView.as_view(pattern_name="accounts:account")),
+        name="settings",
+    ),
     path("settings/account", account.account, name="account"),
     path("settings/password", account.change_password, name="password-change"),
     path("settings/email", account.change_email, name="email-change"),

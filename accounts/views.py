@@ -12,18 +12,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
 
 from runs.selectors import dashboard as runs_dashboard
 
 from . import invitations, services, tokens, twofactor
-from .access import organization_for
+from .access import ANYONE, MEMBER, ORGANIZATION, SIGNED_IN, declare, guard, rule
 from .decorators import require_sudo_mode, sudo_active, throttled_page
 from .forms import (
     InviteForm,
@@ -35,7 +33,7 @@ from .forms import (
     sentence,
 )
 from .models import Level, MemberLevel, Token
-from .privileges import is_owner, session_verified
+from .privileges import adds_members_directly, is_owner, session_verified
 
 
 def _error_messages(request, exc):
@@ -45,7 +43,7 @@ def _error_messages(request, exc):
 
 # Sign-in lives in accounts.pages.signin; signing out is Django's.
 
-logout = auth_views.LogoutView.as_view()
+logout = declare(rule(POST=ANYONE), auth_views.LogoutView.as_view())
 
 
 # Dashboard
@@ -59,8 +57,7 @@ def _active(now):
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def dashboard(request):
     user = request.user
     memberships = user.memberships.select_related("organization__namespace").order_by(
@@ -101,14 +98,12 @@ def _tokens_page(request, form):
     return render(request, "accounts/tokens.html", context)
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def token_list(request):
     return _tokens_page(request, TokenForm())
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @never_cache
 @throttled_page
 @require_sudo_mode(cancel="accounts:tokens")
@@ -127,8 +122,7 @@ def token_create(request):
     return render(request, "accounts/token_created.html", {"token": token, "text": text})
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 def token_revoke(request, public_id):
     token = get_object_or_404(_own_tokens(request.user), public_id=public_id)
     label = token.description or token.public_id
@@ -155,14 +149,12 @@ def _organizations_page(request, form):
     return render(request, "accounts/organizations.html", context)
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def organization_list(request):
     return _organizations_page(request, OrganizationForm())
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 def organization_create(request):
     form = OrganizationForm(request.POST)
     if form.is_valid():
@@ -174,12 +166,6 @@ def organization_create(request):
             messages.success(request, f"Organization {organization.name} created.")
             return redirect("accounts:organization", name=organization.name)
     return _organizations_page(request, form)
-
-
-def _organization(request, name, admin=False):
-    """(organization, caller's level); 404 for non-members, 403 for non-owners when
-    `admin` is needed."""
-    return organization_for(request, name, admin=admin)
 
 
 def _membership(organization, username):
@@ -206,23 +192,19 @@ def _members_page(request, organization, level, invite_form, settings_form=None)
     return render(request, "accounts/organization.html", context)
 
 
-@login_required
-@require_GET
-def organization_detail(request, name):
-    organization, level = _organization(request, name)
+@guard(rule(ORGANIZATION, GET=MEMBER))
+def organization_detail(request, organization, level):
     return _members_page(request, organization, level, InviteForm())
 
 
-@login_required
-@require_POST
-def member_invite(request, name):
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def member_invite(request, organization, level):
     """Invite someone; operators add an existing user at once instead."""
-    organization, level = _organization(request, name, admin=True)
     form = InviteForm(request.POST)
     if form.is_valid():
         arguments = form.invite_arguments()
         try:
-            if request.user.is_staff and "username" in arguments:
+            if adds_members_directly(request.user) and "username" in arguments:
                 user = services.find_user(arguments["username"])
                 if user is None:
                     raise ValidationError({"invitee": ["There is no user with that name."]})
@@ -242,10 +224,8 @@ def member_invite(request, name):
     return _members_page(request, organization, level, form)
 
 
-@login_required
-@require_POST
-def invitation_revoke(request, name, public_id):
-    organization, _ = _organization(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def invitation_revoke(request, organization, level, public_id):
     invitation = get_object_or_404(organization.invitations, public_id=public_id)
     try:
         invitations.revoke(invitation)
@@ -256,10 +236,8 @@ def invitation_revoke(request, name, public_id):
     return redirect("accounts:organization", name=organization.name)
 
 
-@login_required
-@require_POST
-def organization_settings(request, name):
-    organization, _ = _organization(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def organization_settings(request, organization, level):
     form = TwoFactorRequiredForm(request.POST)
     if form.is_valid():
         required = form.cleaned_data["require_two_factor"]
@@ -273,10 +251,8 @@ def organization_settings(request, name):
     return redirect("accounts:organization", name=organization.name)
 
 
-@login_required
-@require_POST
-def member_level(request, name, username):
-    organization, _ = _organization(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def member_level(request, organization, level, username):
     membership = _membership(organization, username)
     form = MemberLevelForm(request.POST)
     if not form.is_valid():
@@ -292,10 +268,8 @@ def member_level(request, name, username):
     return redirect("accounts:organization", name=organization.name)
 
 
-@login_required
-@require_POST
-def member_remove(request, name, username):
-    organization, _ = _organization(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def member_remove(request, organization, level, username):
     membership = _membership(organization, username)
     try:
         services.remove_member(membership)

@@ -7,7 +7,7 @@ from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 
-from accounts.access import TwoFactorRequired
+from accounts.access import ANYONE, TwoFactorRequired, declares, rule
 from atlas.api import jsonapi
 from atlas.api.exceptions import NOT_FOUND_MESSAGE, json_error
 
@@ -48,6 +48,7 @@ def handler403(request, exception=None):
     return render(request, "403.html", context, status=403)
 
 
+@declares(rule(GET=ANYONE))
 def favicon(request):
     """Browsers ask for /favicon.ico whatever a page links to."""
     return redirect(static("atlas/favicon.svg"), permanent=True)
@@ -60,13 +61,19 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+# Any method, anyone: the answer is the same 404 for all.
+EVERY_METHOD = {m: ANYONE for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+
+
 @csrf_exempt
+@declares(rule(**EVERY_METHOD))
 def api_not_found(request):
     """Anything under /api/ that no route matches, other versions included."""
     return json_error(404, NOT_FOUND_MESSAGE)
 
 
 @csrf_exempt
+@declares(rule(**EVERY_METHOD))
 def api_v2_not_found(request):
     """Anything under /api/v2/ that no route matches, as a JSON:API error."""
     return jsonapi.json_error(404, NOT_FOUND_MESSAGE)

@@ -4,16 +4,15 @@ Every app that serves `:username/:name` URLs calls `environment_for`; it
 answers 404 for what the caller may not see and 403 for a level too low.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from accounts.access import find_namespace, require_level
+from accounts.access import Target, find_namespace, require_level
 from accounts.models import Level
-from accounts.names import validate_name
 from accounts.privileges import at_least
 
 from .models import Environment
+from .services import new_environment
 
 
 def find_environment(username, name):
@@ -31,6 +30,16 @@ def environment_for(request, username, name, needed=Level.READ, create=False):
     With `create=True`, an environment that does not exist yet is created when
     the caller has write access to the namespace (state and push do this).
     """
+    environment, level = _find_for(request, username, name, needed, create, False)
+    if environment.pk is None:
+        environment = create_environment(environment.namespace, environment.name, request.user)
+    return environment, level
+
+
+def _find_for(request, username, name, needed, create, hidden_as_new):
+    """(environment, level); with `create`, a missing environment comes back
+    unsaved (no pk) when the caller may write the namespace (see `Need` for
+    `hidden_as_new`)."""
     namespace = find_namespace(username)
     if namespace is None:
         raise Http404
@@ -41,6 +50,10 @@ def environment_for(request, username, name, needed=Level.READ, create=False):
     )
     try:
         level = require_level(request, namespace, needed, environment)
+    except Http404:
+        if hidden_as_new and environment is not None:
+            require_level(request, namespace, needed)
+        raise
     except PermissionDenied:
         if environment is None and not create:
             # Nothing by that name: the same 404 for everyone, a member of
@@ -50,8 +63,38 @@ def environment_for(request, username, name, needed=Level.READ, create=False):
     if environment is None:
         if not (create and at_least(level, Level.WRITE)):
             raise Http404
-        environment = create_environment(namespace, name, request.user)
+        environment = Environment(namespace=namespace, name=name)
     return environment, level
+
+
+def saved(environment, user):
+    """`environment` as resolved for a method that creates: the stored one,
+    created now (by `user`) if the URL named one that did not exist yet."""
+    if environment.pk is not None:
+        return environment
+    return create_environment(environment.namespace, environment.name, user)
+
+
+def _resolve_environment(request, url_kwargs, need):
+    return _find_for(
+        request,
+        url_kwargs["username"],
+        url_kwargs["name"],
+        need.level,
+        need.creates,
+        need.hidden_as_new,
+    )
+
+
+def _resolve_workspace(request, url_kwargs, need):
+    return workspace_for(request, url_kwargs["workspace_id"], need.level)
+
+
+# The environment `:username/:name` of the URL (Level.READ, WRITE or ADMIN;
+# with Need(..., creates=True) it may come back unsaved: see `saved`).
+ENVIRONMENT = Target("environment", _resolve_environment, ("username", "name"))
+# The environment a TFE workspace id (`ws-<id>`) of the URL names.
+WORKSPACE = Target("environment", _resolve_workspace, ("workspace_id",))
 
 
 WORKSPACE_PREFIX = "ws-"
@@ -72,22 +115,18 @@ def workspace_for(request, workspace_id, needed=Level.READ):
 
 
 def create_environment(namespace, name, user=None, auto_apply=False):
-    """Create an environment, or return the one a concurrent request just made."""
-    try:
-        validate_name(name)
-    except ValidationError as exc:
-        raise ValidationError({"name": exc.messages}) from None
-    try:
-        with transaction.atomic():
-            return Environment.objects.create(
-                namespace=namespace, name=name, created_by=user, auto_apply=auto_apply
-            )
-    except IntegrityError:
-        existing = (
-            Environment.objects.select_related("namespace")
-            .filter(namespace=namespace, name__iexact=name)
-            .first()
-        )
-        if existing is None:
-            raise
-        return existing
+    """Create an environment a URL names into being, or return the one a
+    concurrent request just made (the rule is `services.new_environment`)."""
+    return new_environment(namespace, name, user, auto_apply, existing_ok=True)
+
+
+def page_context(environment, level, **extra):
+    """What every environment page's template needs: the environment, the
+    caller's level and what it lets them do (the header's tabs and buttons)."""
+    return {
+        "environment": environment,
+        "level": level,
+        "can_write": at_least(level, Level.WRITE),
+        "can_admin": at_least(level, Level.ADMIN),
+        **extra,
+    }

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from accounts.models import Token
 from environments import locking
-from environments.models import ConfigurationVersion, Environment
+from environments.models import Environment
+from environments.selectors import latest_runnable_version
 
 from .models import Run, Status
 
@@ -53,23 +54,12 @@ def holds_run_lock(environment, run_id):
     )
 
 
-def latest_version(environment):
-    return (
-        ConfigurationVersion.objects.filter(
-            environment=environment, status=ConfigurationVersion.Status.FINISHED
-        )
-        .exclude(archive_name="")
-        .order_by("-number")
-        .first()
-    )
-
-
 def queue_run(environment, user, *, destroy=False, version=None):
     """Create a pending run on `version` (default: the latest finished one)
     and start it at once when the environment is free."""
     from .logs import append_line
 
-    version = version or latest_version(environment)
+    version = version or latest_runnable_version(environment)
     if version is None:
         raise NoConfigurationVersion(environment)
     run = Run.objects.create(

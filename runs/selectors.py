@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from accounts.privileges import readable_environments_q
 from environments.models import Environment, LockKind
+from environments.selectors import latest_runnable_version
 
 from .machine import ACTIVE
 from .models import Run, Status
-from .queue import latest_version
 
 RELATED = ("environment__namespace", "configuration_version", "created_by", "confirmed_by")
 ATTENTION_LIMIT = 10
@@ -36,7 +36,7 @@ def _readable(user):
 
 def can_queue(environment):
     """Whether a plan can be queued: something was pushed."""
-    return latest_version(environment) is not None
+    return latest_runnable_version(environment) is not None
 
 
 def latest_run(environment):

@@ -10,19 +10,18 @@ CSRF; they call the same functions as the API (`runs.machine`, `runs.queue`).
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.access import SIGNED_IN, guard, rule
 from accounts.models import Level
-from accounts.privileges import at_least
-from environments.lookup import environment_for
+from environments.lookup import ENVIRONMENT, page_context
 
 from . import machine, selectors
+from .filters import RunFilter
 from .logs import log_may_grow, log_size, read_chunks, read_log, read_tail
 from .machine import TERMINAL
 from .models import Phase, Run, Status
@@ -47,15 +46,8 @@ TIMELINE = [
 DONE = {"confirm": "Run #{} confirmed: the apply is queued.", "discard": "Run #{} discarded."}
 
 
-def _context(request, username, name, needed=Level.READ):
-    environment, level = environment_for(request, username, name, needed)
-    return environment, {
-        "environment": environment,
-        "level": level,
-        "can_write": at_least(level, Level.WRITE),
-        "can_admin": at_least(level, Level.ADMIN),
-        "tab": "runs",
-    }
+def _context(environment, level):
+    return page_context(environment, level, tab="runs")
 
 
 def _run(environment, run_id):
@@ -130,15 +122,19 @@ def environment_actions(environment, context):
     return context
 
 
-@login_required
-@require_GET
-def run_list(request, username, name):
-    environment, context = _context(request, username, name)
-    runs = Run.objects.filter(environment=environment).select_related(*selectors.RELATED)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def run_list(request, environment, level):
+    context = _context(environment, level)
+    found = RunFilter(request.GET, queryset=Run.objects.filter(environment=environment))
+    runs = found.qs.select_related(*selectors.RELATED)
     page = Paginator(runs.order_by("-id"), PER_PAGE).get_page(request.GET.get("page"))
+    status = found.form.cleaned_data.get("status") if found.is_valid() else ""
     context.update(
         {
             "page": page,
+            "status": status,
+            "statuses": Status.choices,
+            "status_query": f"status={status}&" if status else "",
             "holder": lock_holder(environment),
             "runs_active": selectors.any_active(page.object_list),
         }
@@ -157,10 +153,9 @@ def _state_versions(run):
     )
 
 
-@login_required
-@require_GET
-def run_detail(request, username, name, run_id):
-    environment, context = _context(request, username, name)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def run_detail(request, environment, level, run_id):
+    context = _context(environment, level)
     run = _run(environment, run_id)
     context = _live_context(run, context)
     context["logs"] = _log_boxes(run)
@@ -169,12 +164,11 @@ def run_detail(request, username, name, run_id):
     return render(request, "runs/detail.html", context)
 
 
-@login_required
-@require_GET
-def run_live(request, username, name, run_id):
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def run_live(request, environment, level, run_id):
     """The status panel; with `?shown=<status>` (what the page shows now) and
     a different status, also the header and the logs that stopped growing."""
-    environment, context = _context(request, username, name)
+    context = _context(environment, level)
     run = _run(environment, run_id)
     context = _live_context(run, context)
     if run.applies:
@@ -187,12 +181,10 @@ def run_live(request, username, name, run_id):
     return render(request, "runs/_live.html", context)
 
 
-@login_required
-@require_GET
-def run_log(request, username, name, run_id, phase):
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def run_log(request, environment, level, run_id, phase):
     if phase not in Phase.values:
         raise Http404
-    environment, _context_unused = _context(request, username, name)
     run = _run(environment, run_id)
     try:
         offset = max(0, int(request.GET.get("offset", "0")))
@@ -210,13 +202,11 @@ def run_log(request, username, name, run_id, phase):
     return render(request, "runs/_log_poll.html", context)
 
 
-@login_required
-@require_GET
-def run_log_raw(request, username, name, run_id, phase):
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def run_log_raw(request, environment, level, run_id, phase):
     """The whole log as text: shown in the browser, or downloaded (`?download`)."""
     if phase not in Phase.values:
         raise Http404
-    environment, _context_unused = _context(request, username, name)
     run = _run(environment, run_id)
     response = StreamingHttpResponse(
         read_chunks(run, phase), content_type="text/plain; charset=utf-8"
@@ -228,11 +218,10 @@ def run_log_raw(request, username, name, run_id, phase):
     return response
 
 
-@login_required
-@require_GET
-def latest(request, username, name):
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def latest(request, environment, level):
     """The environment's latest-run card (the overview polls it)."""
-    environment, context = _context(request, username, name)
+    context = _context(environment, level)
     context.update(
         {
             "latest_run": selectors.latest_run(environment),
@@ -243,17 +232,14 @@ def latest(request, username, name):
     return render(request, "runs/_latest_run.html", environment_actions(environment, context))
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def dashboard_runs(request):
     """The dashboard's runs: what needs the caller, and recent runs (polled)."""
     return render(request, "runs/_dashboard_runs.html", selectors.dashboard(request.user))
 
 
-@login_required
-@require_POST
-def queue(request, username, name):
-    environment, _context_unused = _context(request, username, name, Level.WRITE)
+@guard(rule(ENVIRONMENT, POST=Level.WRITE))
+def queue(request, environment, level):
     try:
         run = queue_run(environment, request.user)
     except NoConfigurationVersion:
@@ -263,11 +249,10 @@ def queue(request, username, name):
     return redirect(run_url(run))
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def queue_destroy(request, username, name):
+@guard(rule(ENVIRONMENT, GET=Level.WRITE, POST=Level.WRITE))
+def queue_destroy(request, environment, level):
     """A destroy plan, once the environment's full name is typed (as for deleting it)."""
-    environment, context = _context(request, username, name, Level.WRITE)
+    context = _context(environment, level)
     typed, error = "", ""
     if request.method == "POST":
         typed = request.POST.get("confirm_name", "").strip()
@@ -299,10 +284,8 @@ def _next_url(request, run):
 
 
 def _action(action):
-    @login_required
-    @require_POST
-    def view(request, username, name, run_id):
-        environment, _context_unused = _context(request, username, name, Level.WRITE)
+    @guard(rule(ENVIRONMENT, POST=Level.WRITE))
+    def view(request, environment, level, run_id):
         run = _run(environment, run_id)
         try:
             getattr(machine, action)(run, request.user)

@@ -5,13 +5,15 @@ exactly as for a state that does not exist.
 """
 
 from django.db import connection
-from django.db.models import Subquery
 from django.db.models.functions import Lower
+from django.http import Http404
 
-from accounts.models import Namespace, User
+from accounts.models import User
 from accounts.privileges import SQL_CONSTANTS, readable_environments_q
 
+from .filters import StateFilter
 from .models import EnvironmentState, StateVersion
+from .parsing import MAX_SERIAL
 
 HEAD_COLUMNS = ("id", "serial", "md5", "size", "blob_name", "blob_key_id")
 
@@ -77,7 +79,9 @@ def readable_head(user, username, name):
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    compiled = None if user.is_staff or user.is_superuser else _compiled_head_query()
+    # The privilege filter depends only on the user's id and namespace (staff
+    # and superusers read no more than anyone), so one compiled query serves all.
+    compiled = _compiled_head_query()
     if compiled is None:
         row = next(iter(_head_queryset(user, username, name)), None)
     else:
@@ -106,17 +110,10 @@ class StateListing:
     come from accounts.privileges.
     """
 
-    def __init__(self, user, username=None):
-        visible = EnvironmentState.objects.filter(head__isnull=False)
-        if username:
-            # A scalar subquery, so the database knows it is one namespace and
-            # reads state_namespace_idx in order instead of sorting every row.
-            named = (
-                Namespace.objects.alias(name_lower=Lower("name"))
-                .filter(name_lower=username.lower())
-                .values("pk")[:1]
-            )
-            visible = visible.filter(namespace_id=Subquery(named))
+    def __init__(self, user, params=None):
+        visible = StateFilter(
+            params, queryset=EnvironmentState.objects.filter(head__isnull=False)
+        ).qs
         self.rows = (
             visible.filter(readable_environments_q(user, environment="environment"))
             .select_related("environment__namespace")
@@ -135,9 +132,10 @@ class StateListing:
         return iter(self.rows)
 
 
-def listing(user, username=None):
-    """Environments with a head that `user` may read, newest change first."""
-    return StateListing(user, username)
+def listing(user, params=None):
+    """Environments with a head that `user` may read, newest change first,
+    filtered by `params` (a query string: `states.filters.StateFilter`)."""
+    return StateListing(user, params)
 
 
 def head(environment):
@@ -153,3 +151,13 @@ def history(environment):
         .select_related("created_by", "rolled_back_from")
         .order_by("-serial")
     )
+
+
+def version_or_404(environment, serial, related=()):
+    """The environment's state version `serial` (with `related` selected), or 404."""
+    if serial > MAX_SERIAL:
+        raise Http404
+    version = environment.state_versions.select_related(*related).filter(serial=serial).first()
+    if version is None:
+        raise Http404
+    return version

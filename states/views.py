@@ -1,21 +1,19 @@
 """Web pages of an environment's state: head, outputs, history, diff, rollback.
 
-Access is checked by `environment_for`, as in the API (404 for what the
-caller may not see, 403 for a level too low); a rollback goes through the
-same service as the API's.
+Each page declares its access rule (`guard`), as the API's views do (404
+for what the caller may not see, 403 for a level too low); a rollback goes
+through the same service as the API's.
 """
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
 
+from accounts.access import guard, rule
 from accounts.models import Level
 from accounts.privileges import at_least
-from environments.lookup import environment_for
+from environments.lookup import ENVIRONMENT, page_context
 from runs.selectors import runs_by_id
 
 from . import presentation, selectors, services
@@ -27,16 +25,7 @@ HISTORY_PER_PAGE = 25
 
 
 def _version(environment, serial):
-    if serial > MAX_SERIAL:
-        raise Http404
-    version = (
-        environment.state_versions.select_related("created_by", "rolled_back_from")
-        .filter(serial=serial)
-        .first()
-    )
-    if version is None:
-        raise Http404
-    return version
+    return selectors.version_or_404(environment, serial, ("created_by", "rolled_back_from"))
 
 
 def _head(environment):
@@ -71,12 +60,14 @@ def _attach_runs(environment, versions):
 
 
 def _context(environment, level, **extra):
-    return {"environment": environment, "level": level, "tab": "state", **extra}
+    return page_context(environment, level, tab="state", **extra)
 
 
-@login_required
-def state_page(request, username, name):
-    environment, level = environment_for(request, username, name, Level.READ)
+READERS = rule(ENVIRONMENT, GET=Level.READ, HEAD=Level.READ)
+
+
+@guard(READERS)
+def state_page(request, environment, level):
     head = _head(environment)
     outputs, too_large = None, False
     if head is not None:
@@ -123,9 +114,8 @@ class DiffForm(forms.Form):
     source = forms.IntegerField(min_value=0, max_value=MAX_SERIAL)
 
 
-@login_required
-def diff_page(request, username, name):
-    environment, level = environment_for(request, username, name, Level.READ)
+@guard(READERS)
+def diff_page(request, environment, level):
     form = DiffForm({"source": request.GET.get("from"), "to": request.GET.get("to")})
     if not form.is_valid():
         return render(
@@ -149,9 +139,8 @@ def diff_page(request, username, name):
     return render(request, "states/diff.html", context)
 
 
-@login_required
-def download(request, username, name, serial):
-    environment, _level = environment_for(request, username, name, Level.READ)
+@guard(READERS)
+def download(request, environment, level, serial):
     version = _version(environment, serial)
     filename = f"{environment.namespace.name}-{environment.name}-{version.serial}.tfstate"
     return state_response(version, filename=filename)
@@ -171,10 +160,8 @@ class RollbackForm(forms.Form):
         return value
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def rollback(request, username, name, serial):
-    environment, level = environment_for(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, GET=Level.ADMIN, POST=Level.ADMIN))
+def rollback(request, environment, level, serial):
     source = _version(environment, serial)
     form = RollbackForm(request.POST or None, serial=source.serial)
     if request.method == "POST" and form.is_valid():

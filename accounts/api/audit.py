@@ -6,7 +6,8 @@ from rest_framework import viewsets
 from rest_framework.exceptions import ParseError
 
 from accounts import audit
-from accounts.access import organization_for
+from accounts.access import ORGANIZATION, rule
+from accounts.models import Level
 from atlas.api.pagination import envelope_pagination
 
 from . import serializers as s
@@ -30,7 +31,9 @@ def parse_since(raw):
 
 
 class AuditViewSet(viewsets.GenericViewSet):
-    """Events newest first, filtered by `?action=`, `?actor=`, `?since=`."""
+    """Events newest first, filtered by `?action=`, `?actor=`, `?since=` (owners)."""
+
+    access_rule = rule(ORGANIZATION, GET=Level.ADMIN)
 
     serializer_class = s.EventSerializer
     pagination_class = envelope_pagination("events")
@@ -43,7 +46,7 @@ class AuditViewSet(viewsets.GenericViewSet):
         ]
     )
     def list(self, request, name):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         params = request.query_params
         since = parse_since(params["since"]) if params.get("since") else None
         events = audit.filtered(

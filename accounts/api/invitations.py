@@ -10,7 +10,8 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts import invitations
-from accounts.access import organization_for
+from accounts.access import ORGANIZATION, SIGNED_IN, rule
+from accounts.models import Level
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Conflict
 from atlas.api.pagination import envelope_pagination
@@ -23,11 +24,13 @@ INVITATION_ENVELOPE = inline_serializer("InvitationBody", {"invitation": s.Invit
 class OrganizationInvitationViewSet(viewsets.GenericViewSet):
     """An organization's pending invitations; create and revoke them (owners)."""
 
+    access_rule = rule(ORGANIZATION, GET=Level.ADMIN, POST=Level.ADMIN, DELETE=Level.ADMIN)
+
     serializer_class = s.InvitationSerializer
     pagination_class = envelope_pagination("invitations")
 
     def list(self, request, name):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         pending = invitations.pending_for_organization(organization).select_related(
             "organization__namespace"
         )
@@ -41,13 +44,13 @@ class OrganizationInvitationViewSet(viewsets.GenericViewSet):
         responses={201: INVITATION_ENVELOPE},
     )
     def create(self, request, name):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         data = validated(s.InvitationCreateSerializer(data=unwrap(request.data, "invitation")))
         invitation = invitations.invite(organization, request.user, **data)
         return Response({"invitation": self.get_serializer(invitation).data}, status=201)
 
     def destroy(self, request, name, public_id):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         invitation = organization.invitations.filter(public_id=public_id).first()
         if invitation is None:
             raise Http404
@@ -60,6 +63,8 @@ class OrganizationInvitationViewSet(viewsets.GenericViewSet):
 
 class MyInvitationViewSet(viewsets.GenericViewSet):
     """The caller's pending invitations; accept or decline them."""
+
+    access_rule = rule(GET=SIGNED_IN, POST=SIGNED_IN)
 
     serializer_class = s.InvitationSerializer
     pagination_class = envelope_pagination("invitations")

@@ -2,9 +2,9 @@
 
 from hashlib import md5
 
-from django.utils import timezone
 from rest_framework import serializers
 
+from accounts import tokens
 from accounts.models import Invitation, MemberLevel, Membership, Organization, Token, User
 
 
@@ -195,7 +195,7 @@ class TokenCreateSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     def validate_expires_at(self, value):
-        if value is not None and value <= timezone.now():
+        if not tokens.expiry_allowed(value):
             raise serializers.ValidationError("must be in the future")
         return value
 

@@ -10,7 +10,8 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts import services, teams
-from accounts.access import organization_for
+from accounts.access import MEMBER, ORGANIZATION, rule
+from accounts.models import Level
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Unprocessable
 from atlas.api.pagination import envelope_pagination
@@ -43,37 +44,40 @@ def _detail(team):
 class TeamViewSet(viewsets.GenericViewSet):
     """The organization's teams, the owners team first; changes need an owner."""
 
+    access_rule = rule(
+        ORGANIZATION, GET=MEMBER, POST=Level.ADMIN, PATCH=Level.ADMIN, DELETE=Level.ADMIN
+    )
+
     serializer_class = s.TeamSerializer
     pagination_class = envelope_pagination("teams")
 
     def list(self, request, name):
-        organization, _level = organization_for(request, name)
+        organization = self.organization
         page = self.paginate_queryset(teams.organization_teams(organization))
         page = teams.with_member_names(page, organization)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=TEAM_REQUEST, responses={201: TEAM_ENVELOPE})
     def create(self, request, name):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         data = validated(s.TeamWriteSerializer(data=unwrap(request.data, "team")))
         team = teams.create_team(organization, data["name"])
         return Response(_detail(team), status=201)
 
     @extend_schema(responses=TEAM_ENVELOPE)
     def retrieve(self, request, name, team):
-        organization, _level = organization_for(request, name)
-        return Response(_detail(_team(organization, team)))
+        return Response(_detail(_team(self.organization, team)))
 
     @extend_schema(request=TEAM_REQUEST, responses=TEAM_ENVELOPE)
     def partial_update(self, request, name, team):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         found = _team(organization, team)
         data = validated(s.TeamWriteSerializer(data=unwrap(request.data, "team")))
         teams.rename_team(found, data["name"])
         return Response(_detail(found))
 
     def destroy(self, request, name, team):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         teams.delete_team(_team(organization, team))
         return Response(status=204)
 
@@ -81,9 +85,11 @@ class TeamViewSet(viewsets.GenericViewSet):
 class TeamMemberViewSet(viewsets.ViewSet):
     """Adding members of the organization to a team, and taking them out."""
 
+    access_rule = rule(ORGANIZATION, POST=Level.ADMIN, DELETE=Level.ADMIN)
+
     @extend_schema(request=TEAM_MEMBER_REQUEST, responses={201: TEAM_MEMBER_ENVELOPE})
     def create(self, request, name, team):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         found = _team(organization, team)
         data = validated(s.TeamMemberSerializer(data=unwrap(request.data, "membership")))
         user = services.find_user(data["username"])
@@ -94,7 +100,7 @@ class TeamMemberViewSet(viewsets.ViewSet):
 
     @extend_schema(request=None, responses={204: None})
     def destroy(self, request, name, team, username):
-        organization, _level = organization_for(request, name, admin=True)
+        organization = self.organization
         found = _team(organization, team)
         user = services.find_user(username)
         if user is None or not teams.members(found).filter(pk=user.pk).exists():

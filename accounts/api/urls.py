@@ -5,7 +5,7 @@ from . import audit, invitations, teams, views
 authenticate = views.AuthenticateViewSet.as_view({"get": "verify", "post": "create"})
 me = views.UserViewSet.as_view({"get": "me"})
 user = views.UserViewSet.as_view({"get": "retrieve"})
-organizations = views.OrganizationViewSet.as_view({"get": "list", "post": "create"})
+organizations = views.OrganizationListViewSet.as_view({"get": "list", "post": "create"})
 organization = views.OrganizationViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
 members = views.MemberViewSet.as_view({"get": "list", "post": "create"})
 member = views.MemberViewSet.as_view({"patch": "partial_update", "delete": "destroy"})

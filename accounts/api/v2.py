@@ -2,6 +2,7 @@
 
 from rest_framework.response import Response
 
+from accounts.access import SIGNED_IN, rule
 from atlas.api.jsonapi import V2View, resource
 
 
@@ -28,5 +29,7 @@ def user_resource(user):
 
 
 class AccountDetailsView(V2View):
+    access_rule = rule(GET=SIGNED_IN)
+
     def get(self, request):
         return Response({"data": user_resource(request.user)})

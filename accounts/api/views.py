@@ -9,13 +9,12 @@ from django.http import Http404
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import audit, invitations, services, throttle, tokens, twofactor
-from accounts.access import organization_for, request_token
-from accounts.models import MemberLevel, Membership, Organization, Token, User
-from accounts.privileges import readable_namespaces
+from accounts.access import ANYONE, MEMBER, ORGANIZATION, SIGNED_IN, request_token, rule
+from accounts.models import Level, MemberLevel, Organization, Token, User
+from accounts.privileges import adds_members_directly, token_issue_refusal, visible_namespace
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Unprocessable
 from atlas.api.pagination import envelope_pagination
@@ -35,16 +34,14 @@ INVITATION_ENVELOPE = inline_serializer(
 class AuthenticateViewSet(viewsets.ViewSet):
     """`POST` trades a login and password for a new token; `GET` checks a token."""
 
-    def get_permissions(self):
-        if self.action == "create":
-            return [AllowAny()]
-        return super().get_permissions()
+    access_rule = rule(GET=SIGNED_IN, POST=ANYONE)  # the password is the credential
 
     @extend_schema(
         request=inline_serializer("AuthenticateRequest", {"user": s.LoginSerializer()}),
         responses={
             201: inline_serializer("AuthenticateResponse", {"token": serializers.CharField()})
         },
+        auth=[{"AtlasToken": []}, {"Session": []}, {}],  # no credential needed: a password
     )
     def create(self, request):
         data = validated(s.LoginSerializer(data=unwrap(request.data, "user")))
@@ -75,6 +72,8 @@ class AuthenticateViewSet(viewsets.ViewSet):
 class UserViewSet(viewsets.ViewSet):
     """The caller's own account, and other visible users and organizations."""
 
+    access_rule = rule(GET=SIGNED_IN)  # `retrieve` finds only what privileges let the caller see
+
     @extend_schema(responses=s.CurrentUserSerializer, operation_id="user_me")
     def me(self, request):
         user = User.objects.prefetch_related("memberships__organization__namespace").get(
@@ -93,18 +92,9 @@ class UserViewSet(viewsets.ViewSet):
         )
     )
     def retrieve(self, request, username):
-        namespace = readable_namespaces(request.user).filter(name__iexact=username).first()
+        namespace = visible_namespace(request.user, username)
         if namespace is None:
-            # Also visible: people who share an organization with the caller.
-            shared = Membership.objects.filter(organization__memberships__user=request.user).values(
-                "user_id"
-            )
-            user = User.objects.filter(
-                username__iexact=username, is_active=True, pk__in=shared
-            ).first()
-            if user is None:
-                raise Http404
-            namespace = user.namespace
+            raise Http404
         if namespace.is_organization:
             return Response(
                 {"username": namespace.name, "avatar_url": None, "kind": namespace.kind}
@@ -119,15 +109,10 @@ class UserViewSet(viewsets.ViewSet):
         )
 
 
-def _organization_with_level(request, name, admin=False):
-    organization, level = organization_for(request, name, admin=admin)
-    organization.caller_level = level
-    return organization
+class OrganizationListViewSet(viewsets.GenericViewSet):
+    """Organizations the caller belongs to; anyone signed in creates one."""
 
-
-class OrganizationViewSet(viewsets.GenericViewSet):
-    """Organizations the caller belongs to."""
-
+    access_rule = rule(GET=SIGNED_IN, POST=SIGNED_IN)
     serializer_class = s.OrganizationSerializer
     pagination_class = envelope_pagination("organizations")
 
@@ -155,9 +140,25 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         organization.caller_level = MemberLevel.ADMIN
         return Response({"organization": self.get_serializer(organization).data}, status=201)
 
+
+class OrganizationMixin:
+    """The organization the URL names, with the caller's level on it."""
+
+    @property
+    def caller_organization(self):
+        self.organization.caller_level = self.level
+        return self.organization
+
+
+class OrganizationViewSet(OrganizationMixin, viewsets.GenericViewSet):
+    """One organization: its members read it, owners change its settings."""
+
+    access_rule = rule(ORGANIZATION, GET=MEMBER, PATCH=Level.ADMIN)
+    serializer_class = s.OrganizationSerializer
+
     @extend_schema(responses=ORGANIZATION_ENVELOPE)
     def retrieve(self, request, name):
-        organization = _organization_with_level(request, name)
+        organization = self.caller_organization
         return Response({"organization": self.get_serializer(organization).data})
 
     @extend_schema(
@@ -167,21 +168,25 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         responses=ORGANIZATION_ENVELOPE,
     )
     def partial_update(self, request, name):
-        organization = _organization_with_level(request, name, admin=True)
+        organization = self.caller_organization
         data = validated(s.OrganizationUpdateSerializer(data=unwrap(request.data, "organization")))
         if "require_two_factor" in data:
             services.set_require_two_factor(organization, data["require_two_factor"], request.user)
         return Response({"organization": self.get_serializer(organization).data})
 
 
-class MemberViewSet(viewsets.GenericViewSet):
+class MemberViewSet(OrganizationMixin, viewsets.GenericViewSet):
     """An organization's members and their levels; changes need admin."""
+
+    access_rule = rule(
+        ORGANIZATION, GET=MEMBER, POST=Level.ADMIN, PATCH=Level.ADMIN, DELETE=Level.ADMIN
+    )
 
     serializer_class = s.MemberSerializer
     pagination_class = envelope_pagination("members")
 
     def list(self, request, name):
-        organization = _organization_with_level(request, name)
+        organization = self.caller_organization
         members = organization.memberships.select_related("user").order_by("user__username")
         page = self.paginate_queryset(members)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -200,12 +205,12 @@ class MemberViewSet(viewsets.GenericViewSet):
     )
     def create(self, request, name):
         """Operators add a member at once; everyone else invites them."""
-        organization = _organization_with_level(request, name, admin=True)
+        organization = self.caller_organization
         data = validated(s.MemberCreateSerializer(data=unwrap(request.data, "membership")))
         user = services.find_user(data["username"])
         if user is None:
             raise Unprocessable({"username": ["no such user"]})
-        if not request.user.is_staff:
+        if not adds_members_directly(request.user):
             invitation = invitations.invite(
                 organization, request.user, username=user.username, level=data["level"]
             )
@@ -231,20 +236,22 @@ class MemberViewSet(viewsets.GenericViewSet):
         responses=MEMBERSHIP_ENVELOPE,
     )
     def partial_update(self, request, name, username):
-        organization = _organization_with_level(request, name, admin=True)
+        organization = self.caller_organization
         membership = self._membership(organization, username)
         data = validated(s.MemberUpdateSerializer(data=unwrap(request.data, "membership")))
         services.change_level(membership, data["level"])
         return Response({"membership": self.get_serializer(membership).data})
 
     def destroy(self, request, name, username):
-        organization = _organization_with_level(request, name, admin=True)
+        organization = self.caller_organization
         services.remove_member(self._membership(organization, username))
         return Response(status=204)
 
 
 class TokenViewSet(viewsets.GenericViewSet):
     """The caller's own tokens. The secret is shown once, in the create response."""
+
+    access_rule = rule(GET=SIGNED_IN, POST=SIGNED_IN, DELETE=SIGNED_IN)
 
     serializer_class = s.TokenSerializer
     pagination_class = envelope_pagination("tokens")
@@ -261,15 +268,9 @@ class TokenViewSet(viewsets.GenericViewSet):
         responses={201: inline_serializer("NewTokenResponse", {"token": s.NewTokenSerializer()})},
     )
     def create(self, request):
-        caller = request_token(request)
-        if caller is None:
-            # A browser session generates tokens on /settings/tokens, which
-            # asks for the password again; the API must not skip that step.
-            raise PermissionDenied(
-                "Generate tokens at /settings/tokens, or authenticate with a token."
-            )
-        if caller.kind != Token.Kind.USER:
-            raise PermissionDenied("This token may not create tokens.")
+        refusal = token_issue_refusal(request_token(request))
+        if refusal is not None:
+            raise PermissionDenied(refusal)
         data = validated(
             s.TokenCreateSerializer(data=unwrap(request.data, "token", required=False))
         )

@@ -3,16 +3,15 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import audit, emails, twofactor
+from ..access import SIGNED_IN, guard, rule
 from ..context import absolute_url
 from ..forms import ChangePasswordForm, EmailChangeForm
 from ..sessions import end_sessions, public_id, sessions_of
@@ -35,14 +34,12 @@ def _account_page(request, password_form=None, email_form=None):
     return render(request, "accounts/account.html", context)
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def account(request):
     return _account_page(request)
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
 def change_password(request):
     """A new password, given the current one; every other session ends."""
@@ -61,8 +58,7 @@ def change_password(request):
     return redirect("accounts:account")
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @sensitive_post_parameters("password")
 def change_email(request):
     """Send a confirmation link to the new address; nothing changes until it is opened."""
@@ -79,8 +75,7 @@ def change_email(request):
     return redirect("accounts:account")
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@guard(rule(GET=SIGNED_IN, POST=SIGNED_IN))
 def confirm_email(request, token):
     """The link from the confirmation email: works once, for its own account, until it expires."""
     try:
@@ -116,8 +111,7 @@ def _email_link_failed(request, message):
     return redirect("accounts:account")
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 def end_session(request, session_id):
     """End one of one's own sessions (this one signs out)."""
     for session in sessions_of(request.user):
@@ -132,8 +126,7 @@ def end_session(request, session_id):
     raise Http404
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 def end_other_sessions(request):
     ended = end_sessions(request.user, keep=request.session.session_key)
     audit.record("user.session_end", obj=request.user, after={"sessions": ended})

@@ -3,15 +3,14 @@
 from datetime import datetime, time
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from .. import audit
-from ..access import organization_for
+from ..access import ORGANIZATION, guard, rule
 from ..forms import AuditFilterForm
+from ..models import Level
 
 PER_PAGE = 50
 ACTION_FAMILIES = [
@@ -51,10 +50,8 @@ def describe_change(before, after):
     return "; ".join(parts)
 
 
-@login_required
-@require_GET
-def audit_page(request, name):
-    organization, level = organization_for(request, name, admin=True)
+@guard(rule(ORGANIZATION, GET=Level.ADMIN))
+def audit_page(request, organization, level):
     form = AuditFilterForm(request.GET or None)
     filters = {}
     if form.is_bound and form.is_valid():

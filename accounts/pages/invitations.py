@@ -1,22 +1,20 @@
 """Answering invitations: one's own list, and the link an email invitation sends."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import invitations
+from ..access import ANYONE, SIGNED_IN, guard, rule
 from ..forms import SignUpForm
 from ..models import MemberLevel
 from .signin import complete_sign_in
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def invitation_list(request):
     pending = invitations.pending_for_user(request.user)
     return render(request, "accounts/invitations.html", {"invitations": pending})
@@ -53,21 +51,19 @@ def _decline(request, invitation):
     return redirect("accounts:invitations")
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 def accept(request, public_id):
     return _accept(request, _mine(request, public_id))
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 def decline(request, public_id):
     return _decline(request, _mine(request, public_id))
 
 
 @never_cache
 @sensitive_post_parameters("password1", "password2")
-@require_http_methods(["GET", "POST"])
+@guard(rule(GET=ANYONE, POST=ANYONE))
 def link(request, public_id, secret):
     """An email invitation's link: sign up with it, or answer it as the signed-in person."""
     invitation = invitations.from_link(public_id, secret)

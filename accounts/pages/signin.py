@@ -20,9 +20,9 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
 
 from .. import audit, services, throttle, twofactor
+from ..access import ANYONE, declare, guard, rule
 from ..context import absolute_url
 from ..decorators import confirm_sudo, throttled_page
 from ..forms import CodeForm, LoginForm, ResetPasswordForm, SignUpForm
@@ -84,7 +84,11 @@ class LoginView(auth_views.LoginView):
         return context
 
 
-login = throttled_page(sensitive_post_parameters("password")(LoginView.as_view()))
+# Django's sign-in and password views serve anyone and answer 405 for other methods.
+SIGN_IN_FORM = rule(GET=ANYONE, POST=ANYONE)
+login = declare(
+    SIGN_IN_FORM, throttled_page(sensitive_post_parameters("password")(LoginView.as_view()))
+)
 
 
 def _pending_user(request):
@@ -99,7 +103,7 @@ def _pending_user(request):
 @never_cache
 @throttled_page
 @sensitive_post_parameters("code")
-@require_http_methods(["GET", "POST"])
+@guard(rule(GET=ANYONE, POST=ANYONE))
 def login_code(request):
     """The second step of signing in: a code from the app, or a recovery code."""
     user = _pending_user(request)
@@ -131,7 +135,7 @@ def login_code(request):
 
 
 @sensitive_post_parameters("password1", "password2")
-@require_http_methods(["GET", "POST"])
+@guard(rule(GET=ANYONE, POST=ANYONE))
 def signup(request):
     """Open sign-up, when the operator turned it on (ATLAS_OPEN_SIGNUP)."""
     if not settings.ATLAS_OPEN_SIGNUP:
@@ -192,11 +196,16 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
 
-password_reset = throttled_page(PasswordResetView.as_view())
-password_reset_sent = auth_views.PasswordResetDoneView.as_view(
-    template_name="accounts/password_reset_sent.html"
+password_reset = declare(SIGN_IN_FORM, throttled_page(PasswordResetView.as_view()))
+password_reset_sent = declare(
+    rule(GET=ANYONE),
+    auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),
 )
-password_reset_confirm = PasswordResetConfirmView.as_view()
-password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
-    template_name="accounts/password_reset_complete.html"
+# The link's token is the credential.
+password_reset_confirm = declare(SIGN_IN_FORM, PasswordResetConfirmView.as_view())
+password_reset_complete = declare(
+    rule(GET=ANYONE),
+    auth_views.PasswordResetCompleteView.as_view(
+        template_name="accounts/password_reset_complete.html"
+    ),
 )

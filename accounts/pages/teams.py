@@ -1,15 +1,14 @@
 """An organization's teams: members see them, owners change them."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
 
 from .. import services, teams
-from ..access import organization_for
+from ..access import MEMBER, ORGANIZATION, guard, rule
 from ..forms import TeamForm, TeamMemberForm, add_service_errors, sentence
+from ..models import Level
 from ..privileges import is_owner
 
 
@@ -30,17 +29,13 @@ def _teams_page(request, organization, level, form=None):
     return render(request, "accounts/teams.html", context)
 
 
-@login_required
-@require_GET
-def team_list(request, name):
-    organization, level = organization_for(request, name)
+@guard(rule(ORGANIZATION, GET=MEMBER))
+def team_list(request, organization, level):
     return _teams_page(request, organization, level)
 
 
-@login_required
-@require_POST
-def team_create(request, name):
-    organization, level = organization_for(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def team_create(request, organization, level):
     form = TeamForm(request.POST)
     if form.is_valid():
         try:
@@ -70,10 +65,8 @@ def _candidates(organization, team):
     )
 
 
-@login_required
-@require_GET
-def team_detail(request, name, team):
-    organization, level = organization_for(request, name)
+@guard(rule(ORGANIZATION, GET=MEMBER))
+def team_detail(request, organization, level, team):
     found = _team(organization, team)
     owner = is_owner(level)
     context = {
@@ -92,10 +85,8 @@ def team_detail(request, name, team):
     return render(request, "accounts/team.html", context)
 
 
-@login_required
-@require_POST
-def team_member_add(request, name, team):
-    organization, _ = organization_for(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def team_member_add(request, organization, level, team):
     found = _team(organization, team)
     form = TeamMemberForm(request.POST, candidates=_candidates(organization, found))
     if not form.is_valid():
@@ -111,10 +102,8 @@ def team_member_add(request, name, team):
     return redirect("accounts:team", name=organization.name, team=found.name)
 
 
-@login_required
-@require_POST
-def team_member_remove(request, name, team, username):
-    organization, _ = organization_for(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def team_member_remove(request, organization, level, team, username):
     found = _team(organization, team)
     user = services.find_user(username)
     if user is None:
@@ -128,10 +117,8 @@ def team_member_remove(request, name, team, username):
     return redirect("accounts:team", name=organization.name, team=found.name)
 
 
-@login_required
-@require_POST
-def team_rename(request, name, team):
-    organization, _ = organization_for(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def team_rename(request, organization, level, team):
     found = _team(organization, team)
     form = TeamForm(request.POST)
     if not form.is_valid():
@@ -146,10 +133,8 @@ def team_rename(request, name, team):
     return redirect("accounts:team", name=organization.name, team=found.name)
 
 
-@login_required
-@require_POST
-def team_delete(request, name, team):
-    organization, _ = organization_for(request, name, admin=True)
+@guard(rule(ORGANIZATION, POST=Level.ADMIN))
+def team_delete(request, organization, level, team):
     found = _team(organization, team)
     try:
         teams.delete_team(found)

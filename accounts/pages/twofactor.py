@@ -7,13 +7,12 @@ carries no inline script or style.
 
 import django_otp
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
 
 from .. import twofactor
+from ..access import SIGNED_IN, guard, rule
 from ..decorators import confirm_sudo, require_sudo_mode, throttled_page
 from ..forms import CodeForm
 from ..sessions import end_sessions
@@ -37,15 +36,13 @@ def _page(request, form=None, codes=None):
     return render(request, "accounts/two_factor.html", context)
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 @never_cache
 def overview(request):
     return _page(request)
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @never_cache
 @throttled_page
 @require_sudo_mode(cancel="accounts:two-factor")
@@ -55,8 +52,7 @@ def start(request):
     return redirect("accounts:two-factor")
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 @never_cache
 def qr_code(request):
     """The QR code of the secret being set up, as an SVG image."""
@@ -69,8 +65,7 @@ def qr_code(request):
     return response
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @never_cache
 @throttled_page
 def confirm(request):
@@ -97,8 +92,7 @@ def confirm(request):
     return _page(request, codes=codes)
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @never_cache
 @throttled_page
 @require_sudo_mode(cancel="accounts:two-factor")
@@ -110,8 +104,7 @@ def new_codes(request):
     return _page(request, codes=codes)
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))
 @throttled_page
 @require_sudo_mode(cancel="accounts:two-factor")
 def disable(request):

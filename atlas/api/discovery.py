@@ -10,8 +10,9 @@ ATLAS_SERVE_TLS (see the README).
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+
+from accounts.access import ANYONE, declares, rule
 
 from .jsonapi import V2View
 from .links import absolute_url
@@ -20,6 +21,7 @@ LOGIN_PORTS = [10000, 10010]
 LOGIN_CLIENT = "terraform-cli"
 
 
+@declares(rule(GET=ANYONE))  # Terraform reads it before it has any credential
 @require_GET
 def discovery(request):
     base = absolute_url(request, "/api/v2/")
@@ -44,7 +46,7 @@ class PingView(V2View):
     """`GET /api/v2/ping`: Terraform calls it first; only the headers matter."""
 
     authentication_classes = []
-    permission_classes = [AllowAny]
+    access_rule = rule(GET=ANYONE)
 
     def get(self, request):
         return Response(status=204)

@@ -11,10 +11,11 @@ from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
 from accounts import services, teams
+from accounts.access import rule
 from accounts.models import Level
 from atlas.api.envelopes import unwrap, validated
 
-from ..lookup import environment_for
+from ..lookup import ENVIRONMENT
 
 
 class AccessLevelSerializer(serializers.Serializer):
@@ -49,10 +50,11 @@ LEVEL_REQUEST = inline_serializer("AccessRequest", {"access": AccessLevelSeriali
 class AccessViewSet(viewsets.ViewSet):
     """The environment's grants; setting and removing them needs admin."""
 
+    access_rule = rule(ENVIRONMENT, GET=Level.READ, PUT=Level.ADMIN, DELETE=Level.ADMIN)
+
     @extend_schema(responses=ACCESS_ENVELOPE)
     def list(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.READ)
-        team_grants, user_grants = teams.environment_grants(environment)
+        team_grants, user_grants = teams.environment_grants(self.environment)
         return Response(
             {
                 "access": {
@@ -88,7 +90,7 @@ class AccessViewSet(viewsets.ViewSet):
         },
     )
     def put_team(self, request, username, name, team):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        environment = self.environment
         return self._set(request, environment, team=self._team(environment, team))
 
     @extend_schema(
@@ -99,12 +101,12 @@ class AccessViewSet(viewsets.ViewSet):
         },
     )
     def put_user(self, request, username, name, grantee):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        environment = self.environment
         return self._set(request, environment, user=self._user(grantee))
 
     @extend_schema(request=None, responses={204: None})
     def delete_team(self, request, username, name, team):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        environment = self.environment
         grant = teams.team_grant(environment, self._team(environment, team))
         if grant is None:
             raise Http404
@@ -113,7 +115,7 @@ class AccessViewSet(viewsets.ViewSet):
 
     @extend_schema(request=None, responses={204: None})
     def delete_user(self, request, username, name, grantee):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        environment = self.environment
         grant = teams.user_grant(environment, self._user(grantee))
         if grant is None:
             raise Http404

@@ -1,21 +1,8 @@
 """Shapes of environments and configuration versions in /api/v1."""
 
-from django.db.models import OuterRef, Subquery
 from rest_framework import serializers
 
 from ..models import ConfigurationVersion, Environment
-
-
-def with_latest_version(queryset):
-    """Annotate `latest_version` (the highest version number) in the same query."""
-    latest = (
-        ConfigurationVersion.objects.filter(environment=OuterRef("pk"))
-        .order_by("-number")
-        .values("number")[:1]
-    )
-    return queryset.select_related("namespace", "locked_by").annotate(
-        latest_version=Subquery(latest)
-    )
 
 
 class LockSerializer(serializers.Serializer):
@@ -32,7 +19,7 @@ class LockSerializer(serializers.Serializer):
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
-    """An environment; `latest_version` needs `with_latest_version()`."""
+    """An environment; `latest_version` needs `selectors.with_latest_version()`."""
 
     username = serializers.CharField(source="namespace.name")
     lock = serializers.SerializerMethodField()

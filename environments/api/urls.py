@@ -7,7 +7,7 @@ from django.urls import path
 
 from . import access, versions, views
 
-environments = views.EnvironmentViewSet.as_view({"get": "list", "post": "create"})
+environments = views.EnvironmentListViewSet.as_view({"get": "list", "post": "create"})
 environment = views.EnvironmentViewSet.as_view(
     {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
 )

@@ -11,10 +11,10 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import APIException
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import ANYONE, Need, rule
 from accounts.models import Level
 from atlas.api.envelopes import unwrap
 from atlas.api.links import absolute_url
@@ -22,7 +22,8 @@ from atlas.api.pagination import envelope_pagination
 from atlas.bodies import streams_body
 
 from .. import services
-from ..lookup import environment_for
+from ..lookup import ENVIRONMENT, saved
+from ..selectors import latest_version
 from . import serializers as s
 
 
@@ -62,7 +63,10 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class VersionViewSet(viewsets.GenericViewSet):
-    """The configuration versions of one environment."""
+    """The configuration versions of one environment; a push (POST) creates
+    the environment when the caller may write its namespace."""
+
+    access_rule = rule(ENVIRONMENT, GET=Level.READ, POST=Need(Level.WRITE, creates=True))
 
     serializer_class = s.VersionSerializer
     pagination_class = envelope_pagination("versions")
@@ -86,8 +90,8 @@ class VersionViewSet(viewsets.GenericViewSet):
     def latest(self, request, username, name):
         """The latest version, with the environment's *current* Terraform
         variables: push sends every one of them back with the next version."""
-        environment, _level = environment_for(request, username, name, Level.READ)
-        version = services.latest_version(environment)
+        environment = self.environment
+        version = latest_version(environment)
         if version is None:
             raise Http404
         tf_vars = services.tf_vars_for_push(environment)
@@ -104,7 +108,7 @@ class VersionViewSet(viewsets.GenericViewSet):
         )
 
     def list(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.READ)
+        environment = self.environment
         versions = environment.configuration_versions.select_related("created_by")
         page = self.paginate_queryset(versions.order_by("-number"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -135,7 +139,7 @@ class VersionViewSet(viewsets.GenericViewSet):
         },
     )
     def create(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
+        environment = saved(self.environment, request.user)
         body = unwrap(request.data, "version", required=False)
         metadata, tf_vars = services.parse_version_request(body)
         version, secret = services.create_version(environment, request.user, metadata, tf_vars)
@@ -151,7 +155,7 @@ class VersionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=ProgressSerializer)
     def progress(self, request, username, name, token):
-        environment, _level = environment_for(request, username, name, Level.READ)
+        environment = self.environment
         version = services.version_by_secret(environment, token)
         if version is None:
             raise Http404
@@ -172,7 +176,7 @@ class UploadView(APIView):
     """
 
     authentication_classes = []
-    permission_classes = [AllowAny]
+    access_rule = rule(PUT=ANYONE)  # the secret in the path is the credential
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},

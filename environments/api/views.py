@@ -1,46 +1,51 @@
 """The environments part of /api/v1: environments, their variables and lock."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
-from accounts.access import namespace_for
+from accounts.access import SIGNED_IN, namespace_for, rule
 from accounts.models import Level
 from accounts.privileges import readable_environments_q
 from atlas.api.envelopes import unwrap, validated
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
+from atlas.flags import parse_flag
 
 from .. import services
-from ..lookup import environment_for
+from ..filters import EnvironmentFilter
+from ..lookup import ENVIRONMENT
 from ..models import Environment
+from ..selectors import with_latest_version
 from . import serializers as s
 
 EnvironmentBody = inline_serializer("EnvironmentBody", {"environment": s.EnvironmentSerializer()})
 
 
 def _environment_body(environment):
-    fresh = s.with_latest_version(Environment.objects.filter(pk=environment.pk)).get()
+    fresh = with_latest_version(Environment.objects.filter(pk=environment.pk)).get()
     return {"environment": s.EnvironmentSerializer(fresh).data}
 
 
-class EnvironmentViewSet(viewsets.GenericViewSet):
-    """Environments the caller can see; create, read, change and delete them."""
+class EnvironmentListViewSet(viewsets.GenericViewSet):
+    """Environments the caller can see; create one in a namespace they may write."""
 
+    # The namespace of a new environment is named in the body: `create`
+    # resolves it itself, at write.
+    access_rule = rule(GET=SIGNED_IN, POST=SIGNED_IN)
     serializer_class = s.EnvironmentSerializer
     pagination_class = envelope_pagination("environments")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = EnvironmentFilter
 
     def get_queryset(self):
         queryset = Environment.objects.filter(readable_environments_q(self.request.user))
-        username = self.request.query_params.get("username")
-        if username:
-            queryset = queryset.filter(namespace__name__iexact=username)
-        return s.with_latest_version(queryset).order_by("namespace__name", "name")
+        return with_latest_version(queryset).order_by("namespace__name", "name")
 
-    @extend_schema(parameters=[OpenApiParameter("username", str, description="Namespace")])
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
@@ -57,10 +62,16 @@ class EnvironmentViewSet(viewsets.GenericViewSet):
         )
         return Response(_environment_body(environment), status=status.HTTP_201_CREATED)
 
+
+class EnvironmentViewSet(viewsets.GenericViewSet):
+    """One environment: read it, change it, delete it."""
+
+    access_rule = rule(ENVIRONMENT, GET=Level.READ, PATCH=Level.ADMIN, DELETE=Level.ADMIN)
+    serializer_class = s.EnvironmentSerializer
+
     @extend_schema(responses=EnvironmentBody)
     def retrieve(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.READ)
-        return Response(_environment_body(environment))
+        return Response(_environment_body(self.environment))
 
     @extend_schema(
         request=inline_serializer(
@@ -69,20 +80,21 @@ class EnvironmentViewSet(viewsets.GenericViewSet):
         responses=EnvironmentBody,
     )
     def partial_update(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
+        environment = self.environment
         data = validated(s.EnvironmentUpdateSerializer(data=unwrap(request.data, "environment")))
         if "auto_apply" in data:
             services.set_auto_apply(environment, data["auto_apply"])
         return Response(_environment_body(environment))
 
     def destroy(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
-        services.delete_environment(environment, request.user)
+        services.delete_environment(self.environment, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VariablesViewSet(viewsets.ViewSet):
     """`PUT .../variables`: values are never echoed, the answer is an empty 200."""
+
+    access_rule = rule(ENVIRONMENT, PUT=Level.WRITE)
 
     @extend_schema(
         request=inline_serializer(
@@ -92,9 +104,8 @@ class VariablesViewSet(viewsets.ViewSet):
         responses={200: None},
     )
     def update(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.WRITE)
         variables = unwrap(request.data, "variables")
-        services.update_terraform_variables(environment, variables, request.user)
+        services.update_terraform_variables(self.environment, variables, request.user)
         return Response(status=status.HTTP_200_OK)
 
 
@@ -115,27 +126,26 @@ UnlockBody = inline_serializer(
 class LockViewSet(viewsets.ViewSet):
     """Locking by hand (admin): the lock shows its holder and reason."""
 
+    access_rule = rule(ENVIRONMENT, POST=Level.ADMIN)
+
     @extend_schema(request=LockBody, responses=EnvironmentBody)
     def lock(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
         reason = _body_object(request).get("reason")
         try:
-            environment = services.lock_environment(environment, request.user, reason)
+            environment = services.lock_environment(self.environment, request.user, reason)
         except services.LockError as exc:
             raise Conflict(str(exc)) from None
         return Response(_environment_body(environment))
 
     @extend_schema(request=UnlockBody, responses=EnvironmentBody)
     def unlock(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
         body = _body_object(request)
-        force = body.get("force", False)
-        if force not in (True, False, "true", "false", "1", "0"):
+        force = parse_flag(body.get("force", False))
+        if force is None:
             raise Unprocessable({"force": ["must be true or false"]})
-        force = force in (True, "true", "1")
         try:
             environment = services.unlock_environment(
-                environment, request.user, force=force, reason=body.get("reason")
+                self.environment, request.user, force=force, reason=body.get("reason")
             )
         except services.LockError as exc:
             raise Conflict(str(exc)) from None

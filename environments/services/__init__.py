@@ -34,7 +34,6 @@ from .variables import (
 from .versions import (
     create_version,
     expire_stale_uploads,
-    latest_version,
     parse_version_request,
     version_by_secret,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "delete_environment",
     "delete_variable",
     "expire_stale_uploads",
-    "latest_version",
     "lock_environment",
     "new_environment",
     "parse_version_request",

@@ -32,13 +32,20 @@ class LockError(Exception):
         self.environment = environment
 
 
-def new_environment(namespace, name, user=None, auto_apply=False):
-    """Create an environment; a taken name (in any case) is a ValidationError on `name`."""
+def new_environment(namespace, name, user=None, auto_apply=False, *, existing_ok=False):
+    """Create an environment (every door: the API, the UI, a push or a state
+    write naming a new one); a bad name is a ValidationError on `name`.
+
+    A taken name (in any case) is a ValidationError too, unless
+    `existing_ok`: a push or a state write that names an environment into
+    being gets the one a concurrent request just made.
+    """
     try:
         validate_name(name)
     except ValidationError as exc:
         raise ValidationError({"name": exc.messages}) from None
-    if Environment.objects.filter(namespace=namespace, name__iexact=name).exists():
+    taken = Environment.objects.filter(namespace=namespace, name__iexact=name)
+    if not existing_ok and taken.exists():
         raise ValidationError({"name": [TAKEN]})
     try:
         with transaction.atomic():
@@ -50,7 +57,16 @@ def new_environment(namespace, name, user=None, auto_apply=False):
             )
             return environment
     except IntegrityError:
-        raise ValidationError({"name": [TAKEN]}) from None
+        existing = (
+            Environment.objects.select_related("namespace")
+            .filter(namespace=namespace, name__iexact=name)
+            .first()
+            if existing_ok
+            else None
+        )
+        if existing is None:
+            raise ValidationError({"name": [TAKEN]}) from None
+        return existing
 
 
 @transaction.atomic

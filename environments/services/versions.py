@@ -12,13 +12,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from atlas.flags import parse_flag
+
 from ..crypto import seal_version_tf_vars
 from ..models import EXPIRED_UPLOAD, ConfigurationVersion, Environment
 from .variables import apply_sent_tf_vars, key_errors, value_errors
 
 MAX_METADATA_BYTES = 64 * 1024
-TRUE_STRINGS = {"true", "1"}
-FALSE_STRINGS = {"false", "0", ""}
 
 
 def secret_digest(secret):
@@ -40,11 +40,10 @@ def _string_map(value, field):
 
 
 def _hcl_flag(value, key):
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in TRUE_STRINGS | FALSE_STRINGS:
-        return value.lower() in TRUE_STRINGS  # a form sends "true" / "false"
-    raise ValidationError({"tf_vars": [f"{key}: hcl must be true or false"]})
+    flag = parse_flag(value)  # a form sends "true" / "false"
+    if flag is None:
+        raise ValidationError({"tf_vars": [f"{key}: hcl must be true or false"]})
+    return flag
 
 
 def _tf_var_list(value):
@@ -127,10 +126,6 @@ def create_version(environment, user, metadata=None, tf_vars=None):
     version.save()
     Environment.objects.filter(pk=environment.pk).update(updated_at=now)
     return version, secret
-
-
-def latest_version(environment):
-    return environment.configuration_versions.select_related("created_by").first()
 
 
 def version_by_secret(environment, secret):

@@ -5,17 +5,17 @@ are accounts.teams' (the same functions the API calls).
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
 
 from accounts import services, teams
+from accounts.access import guard, rule
 from accounts.forms import GrantLevelForm, GrantTeamForm, GrantUserForm, sentence
 from accounts.models import Level, Team
 
-from .common import environment_url, page_environment
+from ..lookup import ENVIRONMENT, page_context
+from .common import environment_url
 
 
 def _free_teams(environment, team_grants):
@@ -30,8 +30,8 @@ def _free_teams(environment, team_grants):
     ]
 
 
-def render_access(request, username, name, team_form=None, user_form=None):
-    environment, context = page_environment(request, username, name)
+def render_access(request, environment, level, team_form=None, user_form=None):
+    context = page_context(environment, level)
     team_grants, user_grants = teams.environment_grants(environment)
     free = _free_teams(environment, team_grants) if environment.namespace.is_organization else []
     context.update(
@@ -48,10 +48,9 @@ def render_access(request, username, name, team_form=None, user_form=None):
     return render(request, "environments/access.html", context)
 
 
-@login_required
-@require_GET
-def access(request, username, name):
-    return render_access(request, username, name)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def access(request, environment, level):
+    return render_access(request, environment, level)
 
 
 def _flash(request, exc):
@@ -65,10 +64,8 @@ def _done(request, grant, created):
     messages.success(request, f"{who} {verb} {grant.level} access.")
 
 
-@login_required
-@require_POST
-def grant_team(request, username, name):
-    environment, _ = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def grant_team(request, environment, level):
     team_grants, _users = teams.environment_grants(environment)
     form = GrantTeamForm(request.POST, teams=_free_teams(environment, team_grants))
     if form.is_valid():
@@ -80,13 +77,11 @@ def grant_team(request, username, name):
         else:
             _done(request, grant, created)
             return redirect(environment_url(environment, "access"))
-    return render_access(request, username, name, team_form=form)
+    return render_access(request, environment, level, team_form=form)
 
 
-@login_required
-@require_POST
-def grant_user(request, username, name):
-    environment, _ = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def grant_user(request, environment, level):
     form = GrantUserForm(request.POST)
     if form.is_valid():
         user = services.find_user(form.cleaned_data["username"])
@@ -100,7 +95,7 @@ def grant_user(request, username, name):
             else:
                 _done(request, grant, created)
                 return redirect(environment_url(environment, "access"))
-    return render_access(request, username, name, user_form=form)
+    return render_access(request, environment, level, user_form=form)
 
 
 def _grant(environment, kind, who):
@@ -116,10 +111,8 @@ def _grant(environment, kind, who):
     return found[0]
 
 
-@login_required
-@require_POST
-def grant_level(request, username, name, kind, who):
-    environment, _ = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def grant_level(request, environment, level, kind, who):
     grant = _grant(environment, kind, who)
     form = GrantLevelForm(request.POST)
     if not form.is_valid():
@@ -135,10 +128,8 @@ def grant_level(request, username, name, kind, who):
     return redirect(environment_url(environment, "access"))
 
 
-@login_required
-@require_POST
-def grant_remove(request, username, name, kind, who):
-    environment, _ = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def grant_remove(request, environment, level, kind, who):
     grant = _grant(environment, kind, who)
     label = f"Team {grant.team.name}" if grant.team_id else grant.user.username
     teams.remove_grant(grant)

@@ -5,13 +5,11 @@ back as form errors on the page it was made from.
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import namespace_for
+from accounts.access import SIGNED_IN, guard, namespace_for, rule
 from accounts.models import Level
 
 from .. import services
@@ -23,8 +21,9 @@ from ..forms import (
     UnlockForm,
     VariableForm,
 )
+from ..lookup import ENVIRONMENT, page_context
 from ..models import Variable
-from .common import environment_url, page_environment
+from .common import environment_url
 from .pages import render_list, render_settings, render_variables, writable_namespace_names
 
 
@@ -34,8 +33,7 @@ def _add_errors(form, error):
         form.add_error(field if field in form.fields else None, messages_)
 
 
-@login_required
-@require_POST
+@guard(rule(POST=SIGNED_IN))  # the namespace, named in the form, needs write
 def create_environment(request):
     form = EnvironmentCreateForm(request.POST, namespaces=writable_namespace_names(request.user))
     if form.is_valid():
@@ -52,10 +50,8 @@ def create_environment(request):
     return render_list(request, create_form=form)
 
 
-@login_required
-@require_POST
-def add_variable(request, username, name):
-    environment, _context = page_environment(request, username, name, Level.WRITE)
+@guard(rule(ENVIRONMENT, POST=Level.WRITE))
+def add_variable(request, environment, level):
     form = VariableForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -66,13 +62,12 @@ def add_variable(request, username, name):
         else:
             messages.success(request, f"Variable {variable.key} added.")
             return redirect(environment_url(environment, "variables"))
-    return render_variables(request, username, name, form=form)
+    return render_variables(request, environment, level, form=form)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def edit_variable(request, username, name, pk):
-    environment, context = page_environment(request, username, name, Level.WRITE)
+@guard(rule(ENVIRONMENT, GET=Level.WRITE, POST=Level.WRITE))
+def edit_variable(request, environment, level, pk):
+    context = page_context(environment, level)
     variable = get_object_or_404(Variable, environment=environment, pk=pk)
     if request.method == "POST":
         form = VariableForm(request.POST, variable=variable)
@@ -100,20 +95,16 @@ def edit_variable(request, username, name, pk):
     return render(request, "environments/variable_edit.html", context)
 
 
-@login_required
-@require_POST
-def delete_variable(request, username, name, pk):
-    environment, _context = page_environment(request, username, name, Level.WRITE)
+@guard(rule(ENVIRONMENT, POST=Level.WRITE))
+def delete_variable(request, environment, level, pk):
     variable = get_object_or_404(Variable, environment=environment, pk=pk)
     services.delete_variable(variable)
     messages.success(request, f"Variable {variable.key} deleted.")
     return redirect(environment_url(environment, "variables"))
 
 
-@login_required
-@require_POST
-def set_auto_apply(request, username, name):
-    environment, _context = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def set_auto_apply(request, environment, level):
     form = AutoApplyForm(request.POST)
     form.is_valid()
     services.set_auto_apply(environment, form.cleaned_data.get("auto_apply", False))
@@ -122,10 +113,8 @@ def set_auto_apply(request, username, name):
     return redirect(environment_url(environment, "settings"))
 
 
-@login_required
-@require_POST
-def lock(request, username, name):
-    environment, _context = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def lock(request, environment, level):
     form = LockForm(request.POST)
     if form.is_valid():
         try:
@@ -137,11 +126,10 @@ def lock(request, username, name):
         else:
             messages.success(request, "Environment locked.")
             return redirect(environment_url(environment, "settings"))
-    return render_settings(request, username, name, forms={"lock": form})
+    return render_settings(request, environment, level, forms={"lock": form})
 
 
-def _unlock(request, username, name, force):
-    environment, _context = page_environment(request, username, name, Level.ADMIN)
+def _unlock(request, environment, level, force):
     form = UnlockForm(request.POST)
     if form.is_valid():
         try:
@@ -155,28 +143,24 @@ def _unlock(request, username, name, force):
                 request, "Environment force-unlocked." if force else "Environment unlocked."
             )
             return redirect(environment_url(environment, "settings"))
-    return render_settings(request, username, name, forms={"unlock": form})
+    return render_settings(request, environment, level, forms={"unlock": form})
 
 
-@login_required
-@require_POST
-def unlock(request, username, name):
-    return _unlock(request, username, name, force=False)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def unlock(request, environment, level):
+    return _unlock(request, environment, level, force=False)
 
 
-@login_required
-@require_POST
-def force_unlock(request, username, name):
-    return _unlock(request, username, name, force=True)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def force_unlock(request, environment, level):
+    return _unlock(request, environment, level, force=True)
 
 
-@login_required
-@require_POST
-def delete_environment(request, username, name):
-    environment, _context = page_environment(request, username, name, Level.ADMIN)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def delete_environment(request, environment, level):
     form = DeleteForm(request.POST, slug=environment.slug)
     if not form.is_valid():
-        return render_settings(request, username, name, forms={"delete": form})
+        return render_settings(request, environment, level, forms={"delete": form})
     namespace = environment.namespace.name
     services.delete_environment(environment, request.user)
     messages.success(request, f"Environment {environment.slug} deleted.")

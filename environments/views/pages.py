@@ -2,13 +2,11 @@
 
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
 
+from accounts.access import SIGNED_IN, guard, rule
 from accounts.models import Level
 from accounts.privileges import readable_environments_q, writable_namespaces
 from atlas.blobs import open_blob
@@ -16,7 +14,7 @@ from runs.selectors import any_active, can_queue, latest_run, latest_runs, runs_
 from states import selectors as state_selectors
 
 from .. import doors
-from ..api.serializers import with_latest_version
+from ..filters import MAX_SEARCH, EnvironmentFilter
 from ..forms import (
     AutoApplyForm,
     DeleteForm,
@@ -25,13 +23,13 @@ from ..forms import (
     UnlockForm,
     VariableForm,
 )
+from ..lookup import ENVIRONMENT, page_context
 from ..models import ConfigurationVersion, Environment, Variable
 from ..process_names import refused_reason
-from .common import page_environment
+from ..selectors import with_latest_version
 
 PER_PAGE = 50
 VALUE_PREVIEW = 200
-MAX_SEARCH = 130
 
 
 def writable_namespace_names(user):
@@ -39,30 +37,16 @@ def writable_namespace_names(user):
     return list(writable_namespaces(user).order_by("name").values_list("name", flat=True))
 
 
-@login_required
-@require_GET
+@guard(rule(GET=SIGNED_IN))
 def environment_list(request):
     return render_list(request)
 
 
-def _search(environments, text):
-    """Environments whose name (or `namespace/name`) contains `text`, any case."""
-    if "/" in text:
-        namespace, _slash, name = text.partition("/")
-        return environments.filter(
-            namespace__name__icontains=namespace.strip(), name__icontains=name.strip()
-        )
-    return environments.filter(Q(name__icontains=text) | Q(namespace__name__icontains=text))
-
-
 def render_list(request, create_form=None):
-    environments = Environment.objects.filter(readable_environments_q(request.user))
+    readable = Environment.objects.filter(readable_environments_q(request.user))
     namespace = request.GET.get("namespace", "").strip()
     search = request.GET.get("q", "").strip()[:MAX_SEARCH]
-    if namespace:
-        environments = environments.filter(namespace__name__iexact=namespace)
-    if search:
-        environments = _search(environments, search)
+    environments = EnvironmentFilter({"namespace": namespace, "q": search}, queryset=readable).qs
     environments = with_latest_version(environments).order_by("namespace__name", "name")
     page = Paginator(environments, PER_PAGE).get_page(request.GET.get("page"))
     latest = latest_runs(page.object_list)
@@ -87,10 +71,9 @@ def render_list(request, create_form=None):
     )
 
 
-@login_required
-@require_GET
-def overview(request, username, name):
-    environment, context = page_environment(request, username, name)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def overview(request, environment, level):
+    context = page_context(environment, level)
     versions = list(environment.configuration_versions.select_related("created_by")[:5])
     context.update(
         {
@@ -124,14 +107,13 @@ def _rows(environment):
     return rows
 
 
-@login_required
-@require_GET
-def variables(request, username, name):
-    return render_variables(request, username, name)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def variables(request, environment, level):
+    return render_variables(request, environment, level)
 
 
-def render_variables(request, username, name, form=None):
-    environment, context = page_environment(request, username, name)
+def render_variables(request, environment, level, form=None):
+    context = page_context(environment, level)
     context.update(
         {
             "tab": "variables",
@@ -143,10 +125,9 @@ def render_variables(request, username, name, form=None):
     return render(request, "environments/variables.html", context)
 
 
-@login_required
-@require_GET
-def versions(request, username, name):
-    environment, context = page_environment(request, username, name)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def versions(request, environment, level):
+    context = page_context(environment, level)
     queryset = environment.configuration_versions.select_related("created_by").order_by("-number")
     page = Paginator(queryset, PER_PAGE).get_page(request.GET.get("page"))
     runs = runs_of_versions(page.object_list)
@@ -156,11 +137,9 @@ def versions(request, username, name):
     return render(request, "environments/versions.html", context)
 
 
-@login_required
-@require_GET
-def version_archive(request, username, name, number):
+@guard(rule(ENVIRONMENT, GET=Level.WRITE))
+def version_archive(request, environment, level, number):
     """The archive as uploaded: writers only (it may hold state and secrets)."""
-    environment, _context = page_environment(request, username, name, Level.WRITE)
     version = get_object_or_404(
         ConfigurationVersion,
         environment=environment,
@@ -179,14 +158,13 @@ def version_archive(request, username, name, number):
     return response
 
 
-@login_required
-@require_GET
-def settings_page(request, username, name):
-    return render_settings(request, username, name)
+@guard(rule(ENVIRONMENT, GET=Level.READ))
+def settings_page(request, environment, level):
+    return render_settings(request, environment, level)
 
 
-def render_settings(request, username, name, forms=None):
-    environment, context = page_environment(request, username, name)
+def render_settings(request, environment, level, forms=None):
+    context = page_context(environment, level)
     forms = forms or {}
     context.update(
         {

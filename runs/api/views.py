@@ -1,6 +1,7 @@
 """The runs part of /api/v1: queue, list, read, act on runs, and tail logs."""
 
 from django.http import Http404, HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -9,21 +10,21 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import require_level
+from accounts.access import Target, require_level, rule
 from accounts.models import Level
 from accounts.privileges import READ_RUN
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
-from environments.lookup import environment_for
+from atlas.flags import parse_flag
+from environments.lookup import ENVIRONMENT
 from runs import machine
+from runs.filters import RunFilter
 from runs.logs import read_log
 from runs.models import Phase, Run
 from runs.queue import NoConfigurationVersion, queue_run
 
 from .serializers import RUN_RELATED, RunSerializer
 
-TRUE = {"true", "1", "yes", "on"}
-FALSE = {"false", "0", "no", "off", ""}
 NO_VERSION = "This environment has no finished configuration version to run: push one first."
 PAST = {"confirm": "confirmed", "discard": "discarded", "cancel": "canceled"}
 
@@ -40,22 +41,24 @@ def _destroy_flag(data):
     value = data.get("destroy", False)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
-        return value.strip().lower() in TRUE
-    raise Unprocessable({"destroy": ["must be true or false"]})
+    flag = parse_flag(value)
+    if flag is None:
+        raise Unprocessable({"destroy": ["must be true or false"]})
+    return flag
 
 
 def find_run(request, run_id, needed=Level.READ):
-    """The run, if the caller may see it (404 otherwise; 403 when too low)."""
+    """(run, level) if the caller may see the run (404 otherwise; 403 when too low)."""
     run = Run.objects.select_related(*RUN_RELATED).filter(pk=run_id).first()
     if run is None:
         raise Http404
-    require_level(request, run.environment.namespace, needed, run.environment)
-    return run
+    return run, require_level(request, run.environment.namespace, needed, run.environment)
+
+
+# The run `run_id` of the URL, at a level on its environment.
+RUN = Target(
+    "run", lambda request, url_kwargs, need: find_run(request, url_kwargs["run_id"], need.level)
+)
 
 
 def _envelope(run):
@@ -66,15 +69,16 @@ class QueueRunView(APIView):
     """Queue a plan (`{"destroy": true}` for a destroy plan) on the latest
     finished configuration version."""
 
+    access_rule = rule(ENVIRONMENT, POST=Level.WRITE)
+
     @extend_schema(
         request=inline_serializer("QueueRun", {"destroy": serializers.BooleanField()}),
         responses={200: RunEnvelope},
     )
     def post(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.WRITE)
         destroy = _destroy_flag(request.data)
         try:
-            run = queue_run(environment, request.user, destroy=destroy)
+            run = queue_run(self.environment, request.user, destroy=destroy)
         except NoConfigurationVersion:
             raise NotFound(NO_VERSION) from None
         run = Run.objects.select_related(*RUN_RELATED).get(pk=run.pk)
@@ -82,21 +86,27 @@ class QueueRunView(APIView):
 
 
 class EnvironmentRunsView(ListAPIView):
-    """The environment's runs, newest first."""
+    """The environment's runs, newest first; `?status=` keeps one status."""
+
+    access_rule = rule(ENVIRONMENT, GET=Level.READ)
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RunFilter
+    queryset = Run.objects.none()  # for the schema: the runs are the environment's
 
     serializer_class = RunSerializer
     pagination_class = envelope_pagination("runs")
 
     def get_queryset(self):
-        environment, _level = environment_for(
-            self.request, self.kwargs["username"], self.kwargs["name"], Level.READ
-        )
         return (
-            Run.objects.filter(environment=environment).select_related(*RUN_RELATED).order_by("-id")
+            Run.objects.filter(environment=self.environment)
+            .select_related(*RUN_RELATED)
+            .order_by("-id")
         )
 
 
 class RunView(APIView):
+    access_rule = rule(RUN, GET=Level.READ)
+
     def run_token_use(self, request):
         """A run reads itself."""
         run = Run.objects.select_related("environment__namespace").filter(pk=self.kwargs["run_id"])
@@ -104,17 +114,18 @@ class RunView(APIView):
 
     @extend_schema(responses={200: inline_serializer("RunRead", {"run": RunSerializer()})})
     def get(self, request, run_id):
-        return Response({"run": RunSerializer(find_run(request, run_id)).data})
+        return Response({"run": RunSerializer(self.run).data})
 
 
 class RunActionView(APIView):
     """confirm, discard or cancel; 409 naming the status when not allowed."""
 
+    access_rule = rule(RUN, POST=Level.WRITE)
     action_name = None
 
     @extend_schema(request=None, responses={200: RunEnvelope})
     def post(self, request, run_id):
-        run = find_run(request, run_id, Level.WRITE)
+        run = self.run
         act = getattr(machine, self.action_name)
         try:
             act(run, request.user)
@@ -135,6 +146,7 @@ class RunLogView(APIView):
     `X-Atlas-Log-Complete: true` once nothing more will be written to it.
     """
 
+    access_rule = rule(RUN, GET=Level.READ)
     phase = None
 
     @extend_schema(
@@ -142,7 +154,7 @@ class RunLogView(APIView):
         responses={(200, "text/plain"): OpenApiTypes.STR},
     )
     def get(self, request, run_id):
-        run = find_run(request, run_id)
+        run = self.run
         raw = request.query_params.get("offset", "0")
         try:
             offset = int(raw)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
 
 from accounts import audit
@@ -116,6 +117,18 @@ def clean(environment, data, configuration=None):
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def find_configuration(environment, pk):
+    """The notification configuration `pk` of `environment`; 404 for any other."""
+    configuration = (
+        NotificationConfiguration.objects.select_related("environment__namespace")
+        .filter(environment=environment, pk=pk)
+        .first()
+    )
+    if configuration is None:
+        raise Http404
+    return configuration
 
 
 def create_configuration(environment, user, data):

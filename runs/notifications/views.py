@@ -6,19 +6,16 @@ deliveries table refreshes itself (htmx) while something is on its way.
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import guard, rule
 from accounts.models import Level
-from accounts.privileges import at_least
-from environments.lookup import environment_for
+from environments.lookup import ENVIRONMENT, page_context
 
 from . import services
 from .forms import NotificationForm
@@ -29,26 +26,8 @@ DELIVERIES_PER_PAGE = 20
 IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.DELIVERING)
 
 
-def _context(request, username, name):
-    environment, level = environment_for(request, username, name, Level.ADMIN)
-    return environment, {
-        "environment": environment,
-        "level": level,
-        "can_write": at_least(level, Level.WRITE),
-        "can_admin": True,
-        "tab": "integrations",
-    }
-
-
-def _configuration(environment, pk):
-    configuration = (
-        NotificationConfiguration.objects.select_related("environment__namespace")
-        .filter(environment=environment, pk=pk)
-        .first()
-    )
-    if configuration is None:
-        raise Http404
-    return configuration
+def _context(environment, level):
+    return page_context(environment, level, tab="integrations")
 
 
 def _list_url(environment):
@@ -80,25 +59,23 @@ def _destination(configuration):
     return services.masked_url(configuration)
 
 
-@login_required
-@require_GET
-def integrations(request, username, name):
-    return _render_list(request, username, name, NotificationForm())
+@guard(rule(ENVIRONMENT, GET=Level.ADMIN))
+def integrations(request, environment, level):
+    return _render_list(request, _context(environment, level), NotificationForm())
 
 
-def _render_list(request, username, name, form):
-    environment, context = _context(request, username, name)
+def _render_list(request, context, form):
+    environment = context["environment"]
     context.update({"rows": _rows(environment), "form": form})
     return render(request, "runs/integrations.html", context)
 
 
-@login_required
-@require_POST
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
 @never_cache
-def add(request, username, name):
+def add(request, environment, level):
     """Add a configuration; a webhook's secret is shown in this very
     response, once (never_cache: `Cache-Control: no-store`)."""
-    environment, context = _context(request, username, name)
+    context = _context(environment, level)
     form = NotificationForm(request.POST)
     if form.is_valid():
         try:
@@ -112,7 +89,7 @@ def add(request, username, name):
             if secret:
                 return _render_detail(request, environment, context, configuration, secret=secret)
             return redirect(configuration_path(configuration))
-    return _render_list(request, username, name, form)
+    return _render_list(request, context, form)
 
 
 def _deliveries(configuration, page_number=None):
@@ -155,30 +132,29 @@ def _render_detail(request, environment, context, configuration, form=None, secr
     return render(request, "runs/integration.html", context)
 
 
-@login_required
-@require_GET
-def detail(request, username, name, pk):
-    environment, context = _context(request, username, name)
-    return _render_detail(request, environment, context, _configuration(environment, pk))
+@guard(rule(ENVIRONMENT, GET=Level.ADMIN))
+def detail(request, environment, level, pk):
+    context = _context(environment, level)
+    return _render_detail(
+        request, environment, context, services.find_configuration(environment, pk)
+    )
 
 
-@login_required
-@require_GET
-def deliveries(request, username, name, pk):
+@guard(rule(ENVIRONMENT, GET=Level.ADMIN))
+def deliveries(request, environment, level, pk):
     """The deliveries table alone, for the page to refresh it."""
-    environment, context = _context(request, username, name)
-    configuration = _configuration(environment, pk)
+    context = _context(environment, level)
+    configuration = services.find_configuration(environment, pk)
     context.update(
         {"configuration": configuration, **_deliveries(configuration, request.GET.get("page"))}
     )
     return render(request, "runs/_deliveries.html", context)
 
 
-@login_required
-@require_POST
-def edit(request, username, name, pk):
-    environment, context = _context(request, username, name)
-    configuration = _configuration(environment, pk)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def edit(request, environment, level, pk):
+    context = _context(environment, level)
+    configuration = services.find_configuration(environment, pk)
     form = NotificationForm(
         request.POST, configuration=configuration, masked_url=_destination(configuration)
     )
@@ -193,21 +169,17 @@ def edit(request, username, name, pk):
     return _render_detail(request, environment, context, configuration, form=form)
 
 
-@login_required
-@require_POST
-def test(request, username, name, pk):
-    environment, _context_unused = _context(request, username, name)
-    configuration = _configuration(environment, pk)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def test(request, environment, level, pk):
+    configuration = services.find_configuration(environment, pk)
     services.send_test(configuration)
     messages.success(request, "Test notification queued: it shows below once it is sent.")
     return redirect(configuration_path(configuration))
 
 
-@login_required
-@require_POST
-def delete(request, username, name, pk):
-    environment, _context_unused = _context(request, username, name)
-    configuration = _configuration(environment, pk)
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def delete(request, environment, level, pk):
+    configuration = services.find_configuration(environment, pk)
     services.delete_configuration(configuration)
     messages.success(request, f"{configuration.get_kind_display()} notification deleted.")
     return redirect(_list_url(environment))

@@ -18,11 +18,11 @@ full LockInfo with another lock's ID is a stale client and is refused.
 from django.http import JsonResponse
 from rest_framework.exceptions import ParseError
 
-from accounts.access import require_level
+from accounts.access import demand
 from accounts.models import Level
 from atlas.api.parsers import decode_json
 from environments import locking, services
-from environments.lookup import environment_for
+from environments.lookup import saved
 from environments.models import LockKind
 from states.intake import read_body
 
@@ -65,9 +65,10 @@ def _client(info):
     return f"Terraform {version}".strip() if version else "Terraform"
 
 
-def lock(request, username, name):
-    """LOCK (or GitLab's POST .../lock): take the lock with the client's LockInfo."""
-    environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
+def lock(request, environment):
+    """LOCK (or GitLab's POST .../lock): take the lock with the client's LockInfo
+    (on an environment the URL may just have named: created here)."""
+    environment = saved(environment, request.user)
     info = _lock_info_body(request, required=True)
     if not info["ID"] or len(info["ID"]) > MAX_LOCK_ID:
         raise ParseError(
@@ -103,9 +104,9 @@ def _is_force(info):
     return info is None or info.get("Created") in ("", locking.ZERO_TIME)
 
 
-def unlock(request, username, name):
-    """UNLOCK (or GitLab's DELETE .../lock): release the lock, or force it open."""
-    environment, _level = environment_for(request, username, name, Level.WRITE)
+def unlock(request, environment, level):
+    """UNLOCK (or GitLab's DELETE .../lock): release the lock, or force it open
+    (`level` is the caller's on the environment)."""
     info = _lock_info_body(request, required=False)
     lock_id = (info or {}).get("ID") or None
     if not environment.locked:
@@ -115,7 +116,7 @@ def unlock(request, username, name):
     if not own:
         if not _is_force(info):
             return _holder_response(environment)
-        require_level(request, environment.namespace, Level.ADMIN, environment)
+        demand(request, level, Level.ADMIN)
         force = True
     try:
         services.unlock_environment(

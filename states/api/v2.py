@@ -16,6 +16,7 @@ conflict rule decide, and a refusal is a 409 with nothing stored.
 import base64
 import binascii
 import re
+from typing import NamedTuple
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -24,14 +25,14 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.response import Response
 
-from accounts.access import request_token, require_level
+from accounts.access import ANYONE, Target, declares, request_token, require_level, rule
 from accounts.models import Level
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.jsonapi import V2View, json_error, relation, resource, timestamp
 from atlas.api.links import absolute_url
 from atlas.api.parsers import decode_json
 from atlas.bodies import streams_body
-from environments.lookup import workspace_for
+from environments.lookup import WORKSPACE
 from states import services, uploads
 from states.intake import read_body
 from states.models import Door, EnvironmentState, StateUpload, StateVersion
@@ -145,11 +146,12 @@ def _creation_attributes(request):
 class StateVersionsView(V2View):
     """`POST /workspaces/:id/state-versions`: inline, or announced for upload."""
 
+    access_rule = rule(WORKSPACE, POST=Level.WRITE)
     parser_classes = []
 
     @streams_body  # an inline state: bounded by ATLAS_MAX_STATE_BYTES (in base64)
     def post(self, request, workspace_id):
-        environment, _level = workspace_for(request, workspace_id, Level.WRITE)
+        environment = self.environment
         serial, md5, lineage, state = _creation_attributes(request)
         user, token = request.user, request_token(request)
         if state is None:
@@ -178,24 +180,36 @@ def _write(environment, body, md5, user, token):
 
 
 class CurrentStateVersionView(V2View):
+    access_rule = rule(WORKSPACE, GET=Level.READ)
+
     def get(self, request, workspace_id):
-        environment, _level = workspace_for(request, workspace_id, Level.READ)
+        environment = self.environment
         head = _head(environment)
         if head is None:
             raise Http404
         return Response({"data": version_resource(request, head, environment)})
 
 
-def _version_for(request, version_id):
-    """(version or None, upload or None, environment) of an id the caller may read."""
+class NamedVersion(NamedTuple):
+    """A state version id of the URL: the version (None while announced and not
+    uploaded), the upload it was announced as (for `sv-upload-` ids), and
+    their environment."""
+
+    version: object
+    upload: object
+    environment: object
+
+
+def _version_for(request, version_id, needed=Level.READ):
+    """(NamedVersion, level) of an id the caller may read."""
     number = _number(version_id, VERSION_PREFIX)
     if number is not None:
         version = StateVersion.objects.select_related("environment__namespace").filter(pk=number)
         version = version.first()
         if version is None:
             raise Http404
-        require_level(request, version.environment.namespace, Level.READ, version.environment)
-        return version, None, version.environment
+        level = require_level(request, version.environment.namespace, needed, version.environment)
+        return NamedVersion(version, None, version.environment), level
     number = _number(version_id, UPLOAD_PREFIX)
     upload = (
         StateUpload.objects.select_related("environment__namespace", "version")
@@ -206,13 +220,36 @@ def _version_for(request, version_id):
     )
     if upload is None:
         raise Http404
-    require_level(request, upload.environment.namespace, Level.READ, upload.environment)
-    return upload.version, upload, upload.environment
+    level = require_level(request, upload.environment.namespace, needed, upload.environment)
+    return NamedVersion(upload.version, upload, upload.environment), level
+
+
+def _output_version(request, output_id, needed):
+    found = OUTPUT_ID.match(output_id)
+    if not found:
+        raise Http404
+    return _version_for(request, f"{VERSION_PREFIX}{found[1]}", needed)
+
+
+# The state version (or announced upload) `version_id` of the URL.
+VERSION = Target(
+    "named",
+    lambda request, url_kwargs, need: _version_for(request, url_kwargs["version_id"], need.level),
+    ("version_id",),
+)
+# The state version of the output `output_id` of the URL.
+OUTPUT_VERSION = Target(
+    "named",
+    lambda request, url_kwargs, need: _output_version(request, url_kwargs["output_id"], need.level),
+    ("output_id",),
+)
 
 
 class StateVersionView(V2View):
+    access_rule = rule(VERSION, GET=Level.READ)
+
     def get(self, request, version_id):
-        version, upload, environment = _version_for(request, version_id)
+        version, upload, environment = self.named
         if version is not None:
             return Response({"data": version_resource(request, version, environment)})
         if upload.error:
@@ -221,8 +258,10 @@ class StateVersionView(V2View):
 
 
 class DownloadView(V2View):
+    access_rule = rule(VERSION, GET=Level.READ)
+
     def get(self, request, version_id):
-        version, _upload, _environment = _version_for(request, version_id)
+        version = self.named.version
         if version is None:
             raise Http404
         return state_response(version)
@@ -246,9 +285,10 @@ def output_resource(version, output, reveal):
 class CurrentOutputsView(V2View):
     """Outputs of the head; sensitive values are null here (read them one by one)."""
 
+    access_rule = rule(WORKSPACE, GET=Level.READ)
+
     def get(self, request, workspace_id):
-        environment, _level = workspace_for(request, workspace_id, Level.READ)
-        head = _head(environment)
+        head = _head(self.environment)
         if head is None:
             raise Http404
         items = [output_resource(head, o, reveal=False) for o in state_outputs(head)]
@@ -256,8 +296,10 @@ class CurrentOutputsView(V2View):
 
 
 class VersionOutputsView(V2View):
+    access_rule = rule(VERSION, GET=Level.READ)
+
     def get(self, request, version_id):
-        version, _upload, _environment = _version_for(request, version_id)
+        version = self.named.version
         if version is None:
             raise Http404
         items = [output_resource(version, o, reveal=False) for o in state_outputs(version)]
@@ -267,11 +309,11 @@ class VersionOutputsView(V2View):
 class OutputView(V2View):
     """One output with its value, sensitive or not: whoever reads the state reads it."""
 
+    access_rule = rule(OUTPUT_VERSION, GET=Level.READ)
+
     def get(self, request, output_id):
         found = OUTPUT_ID.match(output_id)
-        if not found:
-            raise Http404
-        version, _upload, _environment = _version_for(request, f"{VERSION_PREFIX}{found[1]}")
+        version = self.named.version
         for output in state_outputs(version):
             if output.name == found[2]:
                 return Response({"data": output_resource(version, output, reveal=True)})
@@ -316,6 +358,7 @@ def _store_upload(claimed, request):
 
 
 @csrf_exempt
+@declares(rule(PUT=ANYONE))  # the single-use secret in the path is the credential
 @streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
 def upload(request, secret):
     """`PUT` of the raw state at its single-use URL (no Authorization)."""
@@ -334,6 +377,7 @@ def upload(request, secret):
 
 
 @csrf_exempt
+@declares(rule(PUT=ANYONE))  # the single-use secret in the path is the credential
 @streams_body  # bounded by a multiple of ATLAS_MAX_STATE_BYTES
 def upload_json(request, secret):
     """`PUT` of the state's JSON rendering: accepted once, and dropped."""

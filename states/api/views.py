@@ -12,17 +12,17 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import namespace_for, request_token
+from accounts.access import SIGNED_IN, Need, request_token, rule
 from accounts.models import Level
 from accounts.privileges import READ_STATE, WRITE_STATE
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.pagination import envelope_pagination
 from atlas.bodies import streams_body
-from environments.lookup import environment_for, find_environment
+from environments.lookup import ENVIRONMENT, find_environment, saved
 from states import selectors, services
 from states.intake import content_md5, read_body
 from states.models import Door
-from states.parsing import MAX_SERIAL, InvalidState, parse_state
+from states.parsing import InvalidState, parse_state
 from states.responses import state_response
 from states.rules import Outcome
 
@@ -30,6 +30,9 @@ from . import http
 from . import serializers as s
 
 MAX_RUN_ID = 128
+WRITE_OR_CREATE = Need(Level.WRITE, creates=True)
+# A state write (atlas PUT, http POST): 403/404 before a byte of the body is read.
+STATE_WRITE = Need(Level.WRITE, creates=True, hidden_as_new=True)
 RUN_ID = OpenApiParameter(
     "atlas_run_id", str, description="The run writing or reading (Terraform's atlas backend)"
 )
@@ -43,30 +46,10 @@ def run_id(request):
     return value
 
 
-def check_write(request, username, name):
-    """Answer 404/403 before a byte of the body is read, as the write itself would.
-
-    An existing environment is checked as itself (a run token may write its
-    own one); a missing one needs write on the namespace, to be created.
-    """
-    try:
-        environment_for(request, username, name, Level.WRITE)
-    except Http404:
-        namespace_for(request, username, Level.WRITE)
-
-
-def version_or_404(environment, serial):
-    if serial > MAX_SERIAL:
-        raise Http404
-    version = environment.state_versions.filter(serial=serial).first()
-    if version is None:
-        raise Http404
-    return version
-
-
 class StateListView(generics.ListAPIView):
     """`GET /terraform/state`: states the caller may read, newest change first."""
 
+    access_rule = rule(GET=SIGNED_IN)  # the listing holds only what the caller may read
     serializer_class = s.StateListItemSerializer
     pagination_class = envelope_pagination("states")
 
@@ -75,7 +58,7 @@ class StateListView(generics.ListAPIView):
         parameters=[OpenApiParameter("username", str, description="One namespace only")],
     )
     def list(self, request):
-        states = selectors.listing(request.user, request.query_params.get("username"))
+        states = selectors.listing(request.user, request.query_params)
         page = self.paginate_queryset(states)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -87,6 +70,19 @@ class StateView(APIView):
     the http backend's (`states.api.http`).
     """
 
+    # Writes answer 404/403 before a byte of the body is read: an existing
+    # environment is checked as itself (a run token may write its own one), a
+    # missing one needs write on the namespace and is created by the write.
+    # A read is one query that applies the level itself (`readable_head`).
+    access_rule = rule(
+        ENVIRONMENT,
+        GET=Need(Level.READ, in_query=True),
+        PUT=STATE_WRITE,
+        POST=STATE_WRITE,
+        DELETE=Level.ADMIN,
+        LOCK=WRITE_OR_CREATE,
+        UNLOCK=Level.WRITE,
+    )
     parser_classes = []  # the body is streamed by states.intake, never parsed by DRF
     http_method_names = [*APIView.http_method_names, "lock", "unlock"]
 
@@ -116,7 +112,7 @@ class StateView(APIView):
     )
     @streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
     def put(self, request, username, name):
-        return write(request, username, name, Door.ATLAS)
+        return write(request, self.environment, Door.ATLAS)
 
     @extend_schema(
         operation_id="state_http_write",
@@ -127,18 +123,17 @@ class StateView(APIView):
     )
     @streams_body  # bounded by ATLAS_MAX_STATE_BYTES in states.intake
     def post(self, request, username, name):
-        return write(request, username, name, Door.HTTP, lock_id=http.lock_id_param(request))
+        return write(request, self.environment, Door.HTTP, lock_id=http.lock_id_param(request))
 
     def lock(self, request, username, name):
-        return http.lock(request, username, name)
+        return http.lock(request, self.environment)
 
     def unlock(self, request, username, name):
-        return http.unlock(request, username, name)
+        return http.unlock(request, self.environment, self.level)
 
     @extend_schema(operation_id="state_clear", request=None, responses={200: None, 404: None})
     def delete(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
-        if not services.clear_head(environment):
+        if not services.clear_head(self.environment):
             raise Http404
         return Response(status=200)
 
@@ -146,6 +141,7 @@ class StateView(APIView):
 class HttpLockView(APIView):
     """`.../lock`: the http backend's lock in GitLab's style (POST locks, DELETE unlocks)."""
 
+    access_rule = rule(ENVIRONMENT, POST=WRITE_OR_CREATE, DELETE=Level.WRITE)
     parser_classes = []
 
     @extend_schema(
@@ -154,7 +150,7 @@ class HttpLockView(APIView):
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     def post(self, request, username, name):
-        return http.lock(request, username, name)
+        return http.lock(request, self.environment)
 
     @extend_schema(
         operation_id="state_http_unlock",
@@ -162,12 +158,14 @@ class HttpLockView(APIView):
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     def delete(self, request, username, name):
-        return http.unlock(request, username, name)
+        return http.unlock(request, self.environment, self.level)
 
 
-def write(request, username, name, door, lock_id=None):
-    """A state write through the atlas (PUT) or http (POST) door: one path, one rule."""
-    check_write(request, username, name)
+def write(request, environment, door, lock_id=None):
+    """A state write through the atlas (PUT) or http (POST) door: one path, one rule.
+
+    `environment` may be unsaved (the URL named a new one): it is created
+    only once the body has been read and parsed."""
     run = run_id(request)
     md5 = content_md5(request)
     body = read_body(request)
@@ -175,7 +173,7 @@ def write(request, username, name, door, lock_id=None):
         header = parse_state(body)
     except InvalidState as exc:
         raise ParseError(str(exc)) from None
-    environment, _level = environment_for(request, username, name, Level.WRITE, create=True)
+    environment = saved(environment, request.user)
     try:
         result = services.write_state(
             environment,
@@ -201,30 +199,33 @@ def write(request, username, name, door, lock_id=None):
 class VersionListView(generics.GenericAPIView):
     """`GET /terraform/state/:username/:name/versions`: the history, highest serial first."""
 
+    access_rule = rule(ENVIRONMENT, GET=Level.READ)
     serializer_class = s.StateVersionSerializer
     pagination_class = envelope_pagination("versions")
 
     @extend_schema(operation_id="state_versions_list")
     def get(self, request, username, name):
-        environment, _level = environment_for(request, username, name, Level.READ)
-        page = self.paginate_queryset(selectors.history(environment))
+        page = self.paginate_queryset(selectors.history(self.environment))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class VersionView(APIView):
     """`GET .../versions/:serial`: that version's exact bytes."""
 
+    access_rule = rule(ENVIRONMENT, GET=Level.READ)
+
     @extend_schema(
         operation_id="state_version_download",
         responses={(200, "application/json"): OpenApiTypes.BINARY},
     )
     def get(self, request, username, name, serial):
-        environment, _level = environment_for(request, username, name, Level.READ)
-        return state_response(version_or_404(environment, serial))
+        return state_response(selectors.version_or_404(self.environment, serial))
 
 
 class RollbackView(APIView):
     """`POST .../versions/:serial/rollback`: that content as a new head (admin)."""
+
+    access_rule = rule(ENVIRONMENT, POST=Level.ADMIN)
 
     @extend_schema(
         operation_id="state_version_rollback",
@@ -232,8 +233,8 @@ class RollbackView(APIView):
         responses={200: s.StateVersionSerializer},
     )
     def post(self, request, username, name, serial):
-        environment, _level = environment_for(request, username, name, Level.ADMIN)
-        source = version_or_404(environment, serial)
+        environment = self.environment
+        source = selectors.version_or_404(environment, serial)
         try:
             version = services.rollback(
                 environment, source, user=request.user, token=request_token(request)

@@ -14,11 +14,14 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from accounts.access import (
+    VISIBLE,
+    Target,
+    demand,
     find_namespace,
-    namespace_for,
+    namespace_target,
     request_token,
     require_level,
-    visible_namespace_for,
+    rule,
 )
 from accounts.models import Level
 from accounts.privileges import environment_levels, readable_environments_q
@@ -27,7 +30,7 @@ from atlas.api.jsonapi import V2View, body_data, paginate
 from environments import locking, services
 from environments.models import Environment, LockKind
 
-from ...lookup import workspace_for
+from ...lookup import WORKSPACE
 from .shapes import (
     entitlements_resource,
     organization_resource,
@@ -54,6 +57,17 @@ def named_workspace(request, organization, name, needed=Level.READ):
     return environment, require_level(request, namespace, needed, environment)
 
 
+# The workspace `:organization/workspaces/:name` of the URL.
+NAMED_WORKSPACE = Target(
+    "environment",
+    lambda request, url_kwargs, need: named_workspace(
+        request, url_kwargs["organization"], url_kwargs["name"], need.level
+    ),
+    ("organization", "name"),
+)
+ORGANIZATION = namespace_target("organization")
+
+
 def client_name(request):
     """`Terraform 1.6.6`: from the `Terraform-Version` header Terraform sends to
     the TFE API, else from its User-Agent, else the agent itself."""
@@ -73,23 +87,27 @@ def _one(environment, level, status=200):
 class OrganizationView(V2View):
     """Seen by whoever may see the organization, grants included."""
 
+    access_rule = rule(ORGANIZATION, GET=VISIBLE)
+
     def get(self, request, organization):
-        namespace, level = visible_namespace_for(request, organization)
-        return Response({"data": organization_resource(namespace, level)})
+        return Response({"data": organization_resource(self.namespace, self.level)})
 
 
 class EntitlementsView(V2View):
+    access_rule = rule(ORGANIZATION, GET=VISIBLE)
+
     def get(self, request, organization):
-        namespace, _level = visible_namespace_for(request, organization)
-        return Response({"data": entitlements_resource(namespace)})
+        return Response({"data": entitlements_resource(self.namespace)})
 
 
 class WorkspaceListView(V2View):
     """`GET` lists the workspaces the caller may read, with `search[name]`
     and pagination; `POST` creates (write on the organization)."""
 
+    access_rule = rule(ORGANIZATION, GET=VISIBLE, POST=Level.WRITE)
+
     def get(self, request, organization):
-        namespace, _level = visible_namespace_for(request, organization)
+        namespace = self.namespace
         rows = (
             Environment.objects.filter(namespace=namespace)
             .filter(readable_environments_q(request.user))
@@ -108,7 +126,7 @@ class WorkspaceListView(V2View):
         return Response({"data": data, "meta": meta})
 
     def post(self, request, organization):
-        namespace, level = namespace_for(request, organization, Level.WRITE)
+        namespace, level = self.namespace, self.level
         _data, attributes = body_data(request, "workspaces")
         name = attributes.get("name")
         if not isinstance(name, str) or not name:
@@ -129,29 +147,31 @@ def _set_terraform_version(environment, attributes):
 
 
 class NamedWorkspaceView(V2View):
+    access_rule = rule(NAMED_WORKSPACE, GET=Level.READ, DELETE=Level.ADMIN)
+
     def get(self, request, organization, name):
-        environment, level = named_workspace(request, organization, name)
-        return Response({"data": workspace_resource(environment, level)})
+        return Response({"data": workspace_resource(self.environment, self.level)})
 
     def delete(self, request, organization, name):
-        environment, _level = named_workspace(request, organization, name, Level.ADMIN)
-        services.delete_environment(environment, request.user)
+        services.delete_environment(self.environment, request.user)
         return Response(status=204)
 
 
 class WorkspaceView(V2View):
+    # PATCH needs admin for any setting but `terraform-version`: see `patch`.
+    access_rule = rule(WORKSPACE, GET=Level.READ, PATCH=Level.WRITE, DELETE=Level.ADMIN)
+
     def get(self, request, workspace_id):
-        environment, level = workspace_for(request, workspace_id)
-        return Response({"data": workspace_resource(environment, level)})
+        return Response({"data": workspace_resource(self.environment, self.level)})
 
     def patch(self, request, workspace_id):
         """`terraform-version` needs write (`cloud` sets it after creating a
         workspace); any other setting admin."""
-        environment, level = workspace_for(request, workspace_id, Level.WRITE)
+        environment, level = self.environment, self.level
         _data, attributes = body_data(request, "workspaces")
         others = set(attributes) - {"terraform-version", "name"}
         if others:
-            require_level(request, environment.namespace, Level.ADMIN, environment)
+            demand(request, level, Level.ADMIN)
         if "name" in attributes and attributes["name"] != environment.name:
             raise Unprocessable({"name": ["cannot be changed"]})
         if "auto-apply" in attributes:
@@ -160,14 +180,15 @@ class WorkspaceView(V2View):
         return _one(environment, level)
 
     def delete(self, request, workspace_id):
-        environment, _level = workspace_for(request, workspace_id, Level.ADMIN)
-        services.delete_environment(environment, request.user)
+        services.delete_environment(self.environment, request.user)
         return Response(status=204)
 
 
 class SafeDeleteView(V2View):
+    access_rule = rule(WORKSPACE, POST=Level.ADMIN)
+
     def post(self, request, workspace_id):
-        environment, _level = workspace_for(request, workspace_id, Level.ADMIN)
+        environment = self.environment
         if environment.locked:
             raise Conflict(f"The workspace is locked by {locking.describe(environment)}.")
         services.delete_environment(environment, request.user)
@@ -188,8 +209,10 @@ def _reason(request):
 
 
 class LockView(V2View):
+    access_rule = rule(WORKSPACE, POST=Level.WRITE)
+
     def post(self, request, workspace_id):
-        environment, level = workspace_for(request, workspace_id, Level.WRITE)
+        environment, level = self.environment, self.level
         try:
             services.lock_environment(
                 environment,
@@ -217,8 +240,10 @@ def _unlock_refusal(environment):
 
 
 class UnlockView(V2View):
+    access_rule = rule(WORKSPACE, POST=Level.WRITE)
+
     def post(self, request, workspace_id):
-        environment, level = workspace_for(request, workspace_id, Level.WRITE)
+        environment, level = self.environment, self.level
         if not environment.locked:
             raise Conflict("Unable to unlock workspace. The workspace is not locked.")
         if not locking.holds(environment, request.user):
@@ -231,8 +256,10 @@ class UnlockView(V2View):
 
 
 class ForceUnlockView(V2View):
+    access_rule = rule(WORKSPACE, POST=Level.ADMIN)
+
     def post(self, request, workspace_id):
-        environment, level = workspace_for(request, workspace_id, Level.ADMIN)
+        environment, level = self.environment, self.level
         if not environment.locked:
             raise Conflict("The workspace is not locked.")
         try:
@@ -247,6 +274,7 @@ class ForceUnlockView(V2View):
 class VariablesView(V2View):
     """Variables of local-execution workspaces stay on the client: none here."""
 
+    access_rule = rule(WORKSPACE, GET=Level.WRITE)
+
     def get(self, request, workspace_id):
-        workspace_for(request, workspace_id, Level.WRITE)
         return Response({"data": []})
