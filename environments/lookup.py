@@ -1,7 +1,9 @@
 """Finding the environment a request names, with the privilege check.
 
-Every app that serves `:username/:name` URLs calls `environment_for`; it
-answers 404 for what the caller may not see and 403 for a level too low.
+The targets of the views' access rules (`accounts.access.rule`):
+`ENVIRONMENT` for `:username/:name` URLs, `WORKSPACE` for TFE workspace
+ids. Both answer 404 for what the caller may not see and 403 for a level
+too low; a view receives the environment resolved once.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -24,19 +26,7 @@ def find_environment(username, name):
     )
 
 
-def environment_for(request, username, name, needed=Level.READ, create=False):
-    """(environment, level) named by the URL.
-
-    With `create=True`, an environment that does not exist yet is created when
-    the caller has write access to the namespace (state and push do this).
-    """
-    environment, level = _find_for(request, username, name, needed, create, False)
-    if environment.pk is None:
-        environment = create_environment(environment.namespace, environment.name, request.user)
-    return environment, level
-
-
-def _find_for(request, username, name, needed, create, hidden_as_new):
+def _find_for(request, username, name, needed, create=False, hidden_as_new=False):
     """(environment, level); with `create`, a missing environment comes back
     unsaved (no pk) when the caller may write the namespace (see `Need` for
     `hidden_as_new`)."""
