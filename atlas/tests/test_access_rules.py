@@ -27,17 +27,22 @@ EXCLUDED = {
     "api-docs/": "drf-spectacular's Swagger UI for that document, served to anyone",
 }
 HANDLERS = ("get", "post", "put", "patch", "delete", "lock", "unlock")
+# URL arguments that name something access depends on: a view whose route has
+# one must resolve it through its rule's target, not by hand.
+NAMING_ARGUMENTS = {"name", "organization", "workspace_id", "run_id", "version_id", "output_id"}
 
 
-def walk(patterns, prefix=""):
+def walk(patterns, prefix="", arguments=frozenset()):
+    """(route, pattern, the URL arguments it passes, its includes' too)."""
     for pattern in patterns:
         route = prefix + str(pattern.pattern)
         if any(route.startswith(excluded) for excluded in EXCLUDED):
             continue
+        passed = arguments | set(pattern.pattern.converters)
         if isinstance(pattern, URLResolver):
-            yield from walk(pattern.url_patterns, route)
+            yield from walk(pattern.url_patterns, route, passed)
         elif isinstance(pattern, URLPattern):
-            yield route, pattern
+            yield route, pattern, passed
 
 
 ROUTES = list(walk(get_resolver().url_patterns))
@@ -58,7 +63,7 @@ def access_rule_of(callback):
 
 
 def test_the_walk_covers_every_door():
-    routes = [route for route, _pattern in ROUTES]
+    routes = [route for route, _pattern, _arguments in ROUTES]
     assert len(routes) > 150
     for expected in (
         "api/v1/environments/<str:username>/<str:name>",
@@ -71,15 +76,20 @@ def test_the_walk_covers_every_door():
         assert expected in routes
 
 
-@pytest.mark.parametrize(("route", "pattern"), ROUTES, ids=[route for route, _ in ROUTES])
-def test_every_view_declares_its_access_rule(route, pattern):
+@pytest.mark.parametrize(
+    ("route", "pattern", "arguments"), ROUTES, ids=[route for route, _, _ in ROUTES]
+)
+def test_every_view_declares_its_access_rule(route, pattern, arguments):
     callback = pattern.callback
     access_rule = access_rule_of(callback)
     assert access_rule is not None, f"{route}: {callback.__module__}.{callback.__name__}"
     assert access_rule.needs, f"{route}: the rule serves no method"
     if access_rule.target is not None:
-        missing = set(access_rule.target.url_kwargs) - set(pattern.pattern.converters)
+        missing = set(access_rule.target.url_kwargs) - arguments
         assert not missing, f"{route}: the target reads URL arguments it lacks: {missing}"
+    else:
+        named = arguments & NAMING_ARGUMENTS
+        assert not named, f"{route}: {named} name what the rule should resolve as its target"
     if hasattr(callback, "cls") and getattr(callback, "access_rule", None) is None:
         # An API view: the default permission enforces the rule, per method.
         permissions = callback.cls.permission_classes
