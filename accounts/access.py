@@ -68,8 +68,9 @@ class Target:
     """What a URL names and how to find it at a needed level.
 
     `resolve(request, url_kwargs, need)` returns `(found, level)` or raises
-    Http404 / PermissionDenied; `url_kwargs` names the URL arguments it
-    reads, which a guarded web view receives replaced by `name` and `level`.
+    Http404 / PermissionDenied. `url_kwargs` names the URL arguments it
+    reads: a guarded web view receives, in their place, what was found (as
+    the keyword argument `name`) and `level`.
     """
 
     name: str
@@ -127,14 +128,12 @@ def guard(access_rule):
         @functools.wraps(view)
         def guarded(request, *args, **kwargs):
             need = access_rule.need(request.method)
-            # Login first, as `login_required` did: an anonymous caller of a
-            # method the view does not serve is sent to sign in too, unless
-            # the view serves anyone.
-            anyone_served = ANYONE in {n.level for n in access_rule.needs.values()}
-            if not request.user.is_authenticated and (
-                (need is not None and need.level != ANYONE) or (need is None and not anyone_served)
-            ):
-                return redirect_to_login(request.get_full_path())
+            if not request.user.is_authenticated:
+                # Sign-in first, as `login_required` did, also for a method the
+                # view does not serve, unless the view serves anyone.
+                levels = [need.level] if need else [n.level for n in access_rule.needs.values()]
+                if ANYONE not in levels:
+                    return redirect_to_login(request.get_full_path())
             if need is None:
                 return HttpResponseNotAllowed(access_rule.methods)
             if needs_target(need):
@@ -255,6 +254,8 @@ def organization_for(request, name, admin=False):
 
 
 def _resolve_organization(request, url_kwargs, need):
+    if need.level not in (MEMBER, Level.ADMIN):
+        raise ImproperlyConfigured(f"An organization needs MEMBER or Level.ADMIN, not {need.level}")
     return organization_for(request, url_kwargs["name"], admin=need.level == Level.ADMIN)
 
 

@@ -92,7 +92,7 @@ WORKSPACE_PREFIX = "ws-"
 
 def workspace_for(request, workspace_id, needed=Level.READ):
     """(environment, level) of a TFE workspace id (`ws-<id>`), with the same
-    404/403 as `environment_for`."""
+    404/403 as `ENVIRONMENT`."""
     number = workspace_id.removeprefix(WORKSPACE_PREFIX)
     if not workspace_id.startswith(WORKSPACE_PREFIX) or not number.isdigit():
         raise Http404
