@@ -138,9 +138,14 @@ def listing(user, params=None):
     return StateListing(user, params)
 
 
-def head(environment):
-    """An environment's current state version, or None (no state yet, or cleared)."""
-    row = EnvironmentState.objects.select_related("head").filter(environment=environment).first()
+def head(environment, related=()):
+    """An environment's current state version, or None (no state yet, or
+    cleared), with the version's `related` fields selected in the same query."""
+    row = (
+        EnvironmentState.objects.select_related("head", *(f"head__{name}" for name in related))
+        .filter(environment=environment)
+        .first()
+    )
     return row.head if row else None
 
 

@@ -17,7 +17,6 @@ from environments.lookup import ENVIRONMENT, page_context
 from runs.selectors import runs_by_id
 
 from . import presentation, selectors, services
-from .models import EnvironmentState
 from .parsing import MAX_SERIAL
 from .responses import state_response
 
@@ -29,14 +28,7 @@ def _version(environment, serial):
 
 
 def _head(environment):
-    state = (
-        EnvironmentState.objects.select_related(
-            "head__created_by", "head__rolled_back_from", "head__token"
-        )
-        .filter(pk=environment.pk)
-        .first()
-    )
-    return state.head if state is not None else None
+    return selectors.head(environment, ("created_by", "rolled_back_from", "token"))
 
 
 def _previous_serial(environment, serial):

@@ -33,9 +33,9 @@ from atlas.api.links import absolute_url
 from atlas.api.parsers import decode_json
 from atlas.bodies import streams_body
 from environments.lookup import WORKSPACE
-from states import services, uploads
+from states import selectors, services, uploads
 from states.intake import read_body
-from states.models import Door, EnvironmentState, StateUpload, StateVersion
+from states.models import Door, StateUpload, StateVersion
 from states.outputs import state_outputs
 from states.parsing import MAX_SERIAL, InvalidState, parse_state
 from states.responses import state_response
@@ -102,11 +102,6 @@ def pending_resource(request, upload, raw_secret=None, json_secret=None):
         attributes,
         relationships={"workspace": relation("workspaces", f"ws-{upload.environment_id}")},
     )
-
-
-def _head(environment):
-    state = EnvironmentState.objects.select_related("head").filter(pk=environment.pk).first()
-    return state.head if state is not None else None
 
 
 def _refused(decision):
@@ -184,7 +179,7 @@ class CurrentStateVersionView(V2View):
 
     def get(self, request, workspace_id):
         environment = self.environment
-        head = _head(environment)
+        head = selectors.head(environment)
         if head is None:
             raise Http404
         return Response({"data": version_resource(request, head, environment)})
@@ -288,7 +283,7 @@ class CurrentOutputsView(V2View):
     access_rule = rule(WORKSPACE, GET=Level.READ)
 
     def get(self, request, workspace_id):
-        head = _head(self.environment)
+        head = selectors.head(self.environment)
         if head is None:
             raise Http404
         items = [output_resource(head, o, reveal=False) for o in state_outputs(head)]
