@@ -410,7 +410,7 @@ REST_FRAMEWORK = {
         "atlas.api.authentication.AtlasTokenAuthentication",
         "atlas.api.authentication.CsrfSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["atlas.api.permissions.AuthenticatedAndTokenAllows"],
+    "DEFAULT_PERMISSION_CLASSES": ["atlas.api.permissions.DeclaredAccess"],
     "DEFAULT_PARSER_CLASSES": [
         "atlas.api.parsers.BoundedJSONParser",
         "atlas.api.parsers.RackFormParser",

@@ -65,7 +65,3 @@ class DeclaredAccess(BasePermission):
         if access_rule.target is not None:
             setattr(view, access_rule.target.name, found)
         return True
-
-
-# The name the settings know the default permission by.
-AuthenticatedAndTokenAllows = DeclaredAccess
