@@ -90,6 +90,8 @@ class Organization(models.Model):
     # Members without two-factor sign-in find the organization closed in the
     # web UI (their API tokens keep working).
     require_two_factor = models.BooleanField(default=False)
+    # The execution mode of its new environments (environments.ExecutionMode).
+    default_execution_mode = models.CharField(max_length=8, default="remote")
     created_at = models.DateTimeField(default=timezone.now)
     members = models.ManyToManyField(User, through="Membership", related_name="organizations")
 

@@ -68,11 +68,14 @@ def open_version_tf_vars(version):
 
 def count_using_key(key_id):
     """How many sealed values still use `key_id` (a key in use must not be retired)."""
+    from runs.models import Run
+
     from .models import ConfigurationVersion, Variable
 
     return (
         Variable.objects.filter(value_key_id=key_id).count()
         + ConfigurationVersion.objects.filter(tf_vars_key_id=key_id).count()
+        + Run.objects.filter(variables_key_id=key_id).count()
     )
 
 
@@ -104,5 +107,21 @@ def reseal_all():
                 continue
             seal_version_tf_vars(version, open_version_tf_vars(version))
             version.save(update_fields=["tf_vars_sealed", "tf_vars_key_id"])
+            done += 1
+    return done + _reseal_run_variables(current)
+
+
+def _reseal_run_variables(current):
+    from runs import variables
+    from runs.models import Run
+
+    done = 0
+    runs = Run.objects.exclude(variables_key_id=current).exclude(variables_sealed="")
+    for pk in runs.values_list("pk", flat=True):
+        with transaction.atomic():
+            run = Run.objects.select_for_update().filter(pk=pk).first()
+            if run is None or run.variables_key_id == current:
+                continue
+            variables.reseal(run)
             done += 1
     return done

@@ -12,9 +12,11 @@ def configuration_version_finished(version):
     The runs app queues a plan run for `version` here (the contract: "On
     success the version is finished and a plan run is queued automatically").
     """
+    from runs.models import Source
     from runs.queue import queue_run
 
-    queue_run(version.environment, version.created_by, version=version)
+    if version.auto_queue_runs:
+        queue_run(version.environment, version.created_by, version=version, source=Source.PUSH)
 
 
 def environment_unlocked(environment):

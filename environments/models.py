@@ -23,6 +23,23 @@ class LockKind(models.TextChoices):
     TFE = "tfe", "a TFE workspace lock"
 
 
+class ExecutionMode(models.TextChoices):
+    """Where `terraform plan` and `apply` of the TFE door run."""
+
+    REMOTE = "remote", "Remote: runs on this server's workers"
+    LOCAL = "local", "Local: Terraform runs where it is started; state only here"
+
+
+def default_execution_mode(namespace):
+    """The execution mode of a new environment of `namespace`: its
+    organization's setting, remote for a person's own namespace."""
+    organization = None
+    if namespace.kind == "organization":
+        organization = getattr(namespace, "organization", None)
+    mode = getattr(organization, "default_execution_mode", "")
+    return mode if mode in ExecutionMode.values else ExecutionMode.REMOTE
+
+
 class Environment(models.Model):
     """`<namespace>/<name>`: variables, configuration versions, runs and state."""
 
@@ -56,6 +73,9 @@ class Environment(models.Model):
 
     # What `terraform-version` a TFE client last set (`latest` when none).
     terraform_version = models.CharField(max_length=32, blank=True)
+    execution_mode = models.CharField(
+        max_length=8, choices=ExecutionMode.choices, default=ExecutionMode.REMOTE
+    )
 
     class Meta:
         constraints = [
@@ -169,6 +189,11 @@ class ConfigurationVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A push queues a plan when its archive arrives; a TFE client creates
+    # its run itself (`auto-queue-runs: false`).
+    auto_queue_runs = models.BooleanField(default=True)
+    # Sent for `terraform plan` through the TFE API (it never applies).
+    speculative = models.BooleanField(default=False)
 
     upload_secret_digest = models.CharField(max_length=64, unique=True, editable=False)
     upload_expires_at = models.DateTimeField()

@@ -278,6 +278,14 @@ def _plan(run, phase):
     if reason:
         return _stopped(phase, reason, "Plan")
     counts = _plan_counts(phase.writer.tail)
+    if status == 2 and run.speculative:
+        phase.end(
+            Status.PLANNED_AND_FINISHED,
+            "Speculative plan finished: it is never applied.",
+            has_changes=True,
+            **counts,
+        )
+        return Status.PLANNED_AND_FINISHED
     if status == 0:
         phase.end(
             Status.PLANNED_AND_FINISHED,

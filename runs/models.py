@@ -29,6 +29,15 @@ class Phase(models.TextChoices):
     APPLY = "apply", "Apply"
 
 
+class Source(models.TextChoices):
+    """Where a run was queued."""
+
+    PUSH = "push", "terraform push"
+    TFE_CLI = "tfe-cli", "terraform plan/apply (TFE API)"
+    UI = "ui", "Web UI"
+    API = "api", "API"
+
+
 class Run(models.Model):
     """One run of an environment.
 
@@ -46,6 +55,16 @@ class Run(models.Model):
         "environments.ConfigurationVersion", on_delete=models.CASCADE, related_name="runs"
     )
     destroy = models.BooleanField(default=False)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    # A plan only (`terraform plan` through the TFE API): never confirmed,
+    # never applied, never holding the environment's lock.
+    speculative = models.BooleanField(default=False)
+    # The Terraform version the run executes with (runs.versions).
+    terraform_version = models.CharField(max_length=32, blank=True, default="")
+    # Variables sent with the run (`terraform apply -var` of `cloud {}`), merged
+    # over the environment's: sealed JSON `[{"key", "value", "hcl"}]`.
+    variables_sealed = models.TextField(blank=True, default="", editable=False)
+    variables_key_id = models.CharField(max_length=32, blank=True, default="", editable=False)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -185,5 +204,6 @@ __all__ = [
     "Phase",
     "Run",
     "RunLogChunk",
+    "Source",
     "Status",
 ]

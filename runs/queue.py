@@ -54,24 +54,60 @@ def holds_run_lock(environment, run_id):
     )
 
 
-def queue_run(environment, user, *, destroy=False, version=None):
+def queue_run(
+    environment,
+    user,
+    *,
+    destroy=False,
+    version=None,
+    source=None,
+    speculative=False,
+    terraform_version=None,
+    variables=None,
+    message="",
+):
     """Create a pending run on `version` (default: the latest finished one)
-    and start it at once when the environment is free."""
+    and start it at once when the environment is free.
+
+    A speculative run (a plan only) starts at once whatever holds the
+    environment: it never takes the lock. `variables` (runs.variables) are
+    sealed on the run before any worker can see it.
+    """
+    from . import variables as run_variables
+    from . import versions
     from .logs import append_line
+    from .models import Source
 
     version = version or latest_runnable_version(environment)
     if version is None:
         raise NoConfigurationVersion(environment)
-    run = Run.objects.create(
-        environment=environment,
-        configuration_version=version,
-        destroy=bool(destroy),
-        created_by=user,
-    )
-    kind = "Destroy plan" if run.destroy else "Plan"
-    who = user.username if user else "the system"
-    append_line(run, "plan", f"{kind} queued by {who} on configuration version {version.number}.")
-    advance(environment.pk)
+    source = source or Source.API
+    if terraform_version is None:
+        terraform_version = versions.for_run(environment, tfe=source == Source.TFE_CLI)
+    with transaction.atomic():
+        run = Run.objects.create(
+            environment=environment,
+            configuration_version=version,
+            destroy=bool(destroy),
+            created_by=user,
+            source=source,
+            speculative=bool(speculative),
+            terraform_version=terraform_version,
+            message=message[:500],
+        )
+        run_variables.store(run, variables)
+        kind = "Destroy plan" if run.destroy else ("Speculative plan" if speculative else "Plan")
+        who = user.username if user else "the system"
+        append_line(
+            run,
+            "plan",
+            f"{kind} queued by {who} on configuration version {version.number} "
+            f"(Terraform {terraform_version}).",
+        )
+        if speculative:
+            enqueue(run)
+    if not speculative:
+        advance(environment.pk)
     run.refresh_from_db()
     return run
 
@@ -99,7 +135,9 @@ def advance(environment_id):
         if Run.objects.filter(environment_id=environment_id, holds_lock=True).exists():
             return None  # a lock forced open whose run is still being ended
         run = (
-            Run.objects.filter(environment_id=environment_id, status=Status.PENDING)
+            Run.objects.filter(
+                environment_id=environment_id, status=Status.PENDING, speculative=False
+            )
             .order_by("id")
             .first()
         )

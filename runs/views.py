@@ -24,7 +24,7 @@ from . import machine, selectors
 from .filters import RunFilter
 from .logs import log_may_grow, log_size, read_chunks, read_log, read_tail
 from .machine import TERMINAL
-from .models import Phase, Run, Status
+from .models import Phase, Run, Source, Status
 from .queue import NoConfigurationVersion, lock_holder, queue_run
 from .summaries import result_line
 
@@ -241,7 +241,7 @@ def dashboard_runs(request):
 @guard(rule(ENVIRONMENT, POST=Level.WRITE))
 def queue(request, environment, level):
     try:
-        run = queue_run(environment, request.user)
+        run = queue_run(environment, request.user, source=Source.UI)
     except NoConfigurationVersion:
         messages.error(request, "Nothing to run yet: push a configuration first.")
         return redirect(list_url(environment))
@@ -258,7 +258,7 @@ def queue_destroy(request, environment, level):
         typed = request.POST.get("confirm_name", "").strip()
         if typed == environment.slug:
             try:
-                run = queue_run(environment, request.user, destroy=True)
+                run = queue_run(environment, request.user, destroy=True, source=Source.UI)
             except NoConfigurationVersion:
                 messages.error(request, "Nothing to run yet: push a configuration first.")
                 return redirect(list_url(environment))

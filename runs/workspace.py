@@ -31,6 +31,8 @@ from environments.archives import extract_archive
 from environments.models import Variable
 from environments.process_names import refused_reason
 
+from . import variables as run_variables
+from . import versions
 from .relay import PLACEHOLDER_TOKEN
 
 OVERRIDE_NAME = "zzz_atlas_override.tf"
@@ -58,14 +60,45 @@ def override_file(environment):
     )
 
 
+def http_override_file():
+    """The backend of a run of Terraform 1.x, which has no `atlas` backend:
+    the `http` backend on this environment's state URL. It replaces a
+    `cloud {}` or `backend "remote"` block of the configuration; its address
+    comes from TF_HTTP_ADDRESS at each phase (the relay's port changes), and
+    it takes no lock: the run holds the environment's."""
+    return (
+        "# Written by Atlas for this run: state lives on the Atlas server.\n"
+        "terraform {\n"
+        '  backend "http" {}\n'
+        "}\n"
+    )
+
+
+def state_address(relay_address, environment):
+    return f"{relay_address}/api/v1/terraform/state/{environment.slug}"
+
+
 def variables_file(variables):
     """The Terraform variables as an HCL variable file: strings quoted and
-    escaped, HCL values (maps, lists) written as they are."""
-    lines = []
+    escaped, HCL values (maps, lists) written as they are. `variables` are
+    Variable rows or `{"key", "value", "hcl"}` dicts; a later one of the
+    same key wins (a run's own variables come after the environment's)."""
+    lines = {}
     for variable in variables:
-        value = variable.value if variable.hcl else hcl_string(variable.value)
-        lines.append(f"{hcl_string(variable.key)} = {value}")
-    return "\n".join(lines) + "\n"
+        if isinstance(variable, dict):
+            key, raw, hcl = variable["key"], variable["value"], variable["hcl"]
+        else:
+            key, raw, hcl = variable.key, variable.value, variable.hcl
+        value = raw if hcl else hcl_string(raw)
+        lines[key] = f"{hcl_string(key)} = {value}"
+    return "\n".join(lines.values()) + "\n"
+
+
+def run_variable_secret(value):
+    """What of a run variable's HCL literal to mask in logs: the string
+    inside quotes, when long enough to be worth masking."""
+    text = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return text if len(text) >= 4 else None
 
 
 @dataclass
@@ -74,6 +107,8 @@ class Workspace:
 
     root: Path
     env: dict = field(default_factory=dict)
+    # The Terraform executable of the run's version (runs.versions).
+    terraform: str = ""
     secrets: list = field(default_factory=list)
     # Lines for the run's log: the variables this phase leaves out, and why.
     notes: list = field(default_factory=list)
@@ -137,11 +172,16 @@ def prepare(run, root, address):
     for directory in (workspace.config, workspace.sandbox / "home", workspace.plan_dir):
         directory.mkdir(mode=0o700)
     extract_archive(run.configuration_version, str(workspace.config))
-    (workspace.config / OVERRIDE_NAME).write_text(override_file(environment))
+    atlas_backend = versions.uses_atlas_backend(run.terraform_version)
+    (workspace.config / OVERRIDE_NAME).write_text(
+        override_file(environment) if atlas_backend else http_override_file()
+    )
+    workspace.terraform = versions.binary(run.terraform_version)
 
     variables = list(Variable.objects.filter(environment=environment).order_by("key"))
     terraform_vars = [v for v in variables if v.category == Variable.Category.TERRAFORM]
-    workspace.var_file.write_text(variables_file(terraform_vars))
+    sent = run_variables.load(run)
+    workspace.var_file.write_text(variables_file([*terraform_vars, *sent]))
     os.chmod(workspace.var_file, 0o600)
 
     env, workspace.notes = process_variables(variables)
@@ -157,6 +197,10 @@ def prepare(run, root, address):
         ATLAS_CONFIGURATION_SLUG=environment.slug,
         ATLAS_CONFIGURATION_VERSION=str(run.configuration_version.number),
     )
+    if not atlas_backend:
+        env["TF_HTTP_ADDRESS"] = state_address(address, environment)
     workspace.env = env
-    workspace.secrets = [v.value for v in variables if v.sensitive]
+    workspace.secrets = [v.value for v in variables if v.sensitive] + [
+        secret for item in sent if (secret := run_variable_secret(item["value"]))
+    ]
     return workspace

@@ -13,7 +13,7 @@ from atlas.blobs import delete_blob
 
 from .. import hooks
 from ..locking import RELEASED, describe, holds
-from ..models import Environment, LockKind
+from ..models import Environment, LockKind, default_execution_mode
 
 logger = logging.getLogger("atlas.environments")
 
@@ -50,7 +50,11 @@ def new_environment(namespace, name, user=None, auto_apply=False, *, existing_ok
     try:
         with transaction.atomic():
             environment = Environment.objects.create(
-                namespace=namespace, name=name, created_by=user, auto_apply=bool(auto_apply)
+                namespace=namespace,
+                name=name,
+                created_by=user,
+                auto_apply=bool(auto_apply),
+                execution_mode=default_execution_mode(namespace),
             )
             audit.record(
                 "environment.create", obj=environment, after={"auto_apply": bool(auto_apply)}

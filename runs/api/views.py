@@ -20,7 +20,7 @@ from environments.lookup import ENVIRONMENT
 from runs import machine
 from runs.filters import RunFilter
 from runs.logs import read_log
-from runs.models import Phase, Run
+from runs.models import Phase, Run, Source
 from runs.queue import NoConfigurationVersion, queue_run
 
 from .serializers import RUN_RELATED, RunSerializer
@@ -78,7 +78,7 @@ class QueueRunView(APIView):
     def post(self, request, username, name):
         destroy = _destroy_flag(request.data)
         try:
-            run = queue_run(self.environment, request.user, destroy=destroy)
+            run = queue_run(self.environment, request.user, destroy=destroy, source=Source.API)
         except NoConfigurationVersion:
             raise NotFound(NO_VERSION) from None
         run = Run.objects.select_related(*RUN_RELATED).get(pk=run.pk)
