@@ -24,6 +24,7 @@ api_v2 = [
         "", include(("environments.api.v2.urls", "environments"), namespace="environments-api-v2")
     ),
     path("", include(("states.api.v2_urls", "states"), namespace="states-api-v2")),
+    path("", include(("runs.api.tfe_urls", "runs"), namespace="runs-api-v2")),
 ]
 
 urlpatterns = [

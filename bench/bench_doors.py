@@ -168,6 +168,23 @@ def tls_server(env, tmp):
     return process, port, tls
 
 
+def local_workspace(port, tls, token):
+    """Create the workspace with local execution (new ones run remotely)."""
+    import json
+    import urllib.request
+
+    body = {"data": {"type": "workspaces", "attributes": {"name": "plan-overhead",
+                                                          "execution-mode": "local"}}}  # fmt: skip
+    request = urllib.request.Request(
+        f"https://localhost:{port}/api/v2/organizations/bench/workspaces",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.api+json"},
+    )
+    context = ssl.create_default_context(cafile=str(tls.ca))
+    urllib.request.urlopen(request, context=context).read()
+
+
 def terraform_overhead(args, env, token, tmp):
     from atlas.testing.terraform import Terraform
 
@@ -178,6 +195,7 @@ def terraform_overhead(args, env, token, tmp):
         seed_local = Terraform(tmp / "seed-local", "1.6.6", CONFIG.format(backend=""))
         seed_local.init()
         seed_local.apply()
+        local_workspace(port, tls, token)  # state only: this measures the state door
         seed_cloud = Terraform(
             tmp / "seed-cloud",
             "1.6.6",

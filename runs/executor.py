@@ -311,7 +311,7 @@ def _plan(run, phase):
         delete_blob(blob.name)
         return "lost"
     run.environment.refresh_from_db(fields=["auto_apply"])
-    if run.environment.auto_apply:
+    if run.environment.auto_apply if run.auto_apply is None else run.auto_apply:
         with suppress(machine.TransitionRefused):  # discarded or canceled meanwhile
             machine.confirm(run, None, auto=True)
     return Status.PLANNED

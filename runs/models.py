@@ -59,6 +59,9 @@ class Run(models.Model):
     # A plan only (`terraform plan` through the TFE API): never confirmed,
     # never applied, never holding the environment's lock.
     speculative = models.BooleanField(default=False)
+    # The run's own auto-apply (`terraform apply -auto-approve` of `cloud {}`);
+    # None: the environment's.
+    auto_apply = models.BooleanField(null=True, blank=True)
     # The Terraform version the run executes with (runs.versions).
     terraform_version = models.CharField(max_length=32, blank=True, default="")
     # Variables sent with the run (`terraform apply -var` of `cloud {}`), merged

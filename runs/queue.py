@@ -65,6 +65,7 @@ def queue_run(
     terraform_version=None,
     variables=None,
     message="",
+    auto_apply=None,
 ):
     """Create a pending run on `version` (default: the latest finished one)
     and start it at once when the environment is free.
@@ -94,6 +95,7 @@ def queue_run(
             speculative=bool(speculative),
             terraform_version=terraform_version,
             message=message[:500],
+            auto_apply=auto_apply,
         )
         run_variables.store(run, variables)
         kind = "Destroy plan" if run.destroy else ("Speculative plan" if speculative else "Plan")

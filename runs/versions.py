@@ -184,9 +184,10 @@ def _check(staging, version):
         )
 
 
-def install(version):
+def install(version, into=None):
     """Install `version` (one of SOURCES) unless it is; its directory.
 
+    `into` is the directory of versions (default: the data directory's).
     Everything is put together in a staging directory and renamed into
     place, so a run never sees half a version.
     """
@@ -195,13 +196,14 @@ def install(version):
             f"Terraform {version} cannot be installed here; known versions: "
             f"{', '.join(sorted(SOURCES, key=_key))}."
         )
-    target = root() / version
+    base = Path(into) if into else root()
+    target = base / version
     if os.access(target / "terraform", os.X_OK):
         return target
-    root().mkdir(parents=True, exist_ok=True)
-    os.chmod(root(), 0o755)  # noqa: S103 -- the sandbox's unprivileged user reads the binaries
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o755)  # noqa: S103 -- the sandbox's unprivileged user reads the binaries
     kind, requirement = SOURCES[version]
-    with tempfile.TemporaryDirectory(dir=root(), prefix=".install-") as tmp:
+    with tempfile.TemporaryDirectory(dir=base, prefix=".install-") as tmp:
         staging = Path(tmp) / "staging"
         staging.mkdir()
         INSTALLERS[kind](staging, requirement, tmp)

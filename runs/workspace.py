@@ -78,11 +78,13 @@ def state_address(relay_address, environment):
     return f"{relay_address}/api/v1/terraform/state/{environment.slug}"
 
 
-def variables_file(variables):
+def variables_file(variables, quoted_keys=True):
     """The Terraform variables as an HCL variable file: strings quoted and
     escaped, HCL values (maps, lists) written as they are. `variables` are
     Variable rows or `{"key", "value", "hcl"}` dicts; a later one of the
-    same key wins (a run's own variables come after the environment's)."""
+    same key wins (a run's own variables come after the environment's).
+    Terraform 0.x reads quoted names; 1.x refuses them (names are
+    identifiers: `environments.services.variables.key_errors`)."""
     lines = {}
     for variable in variables:
         if isinstance(variable, dict):
@@ -90,15 +92,8 @@ def variables_file(variables):
         else:
             key, raw, hcl = variable.key, variable.value, variable.hcl
         value = raw if hcl else hcl_string(raw)
-        lines[key] = f"{hcl_string(key)} = {value}"
+        lines[key] = f"{hcl_string(key) if quoted_keys else key} = {value}"
     return "\n".join(lines.values()) + "\n"
-
-
-def run_variable_secret(value):
-    """What of a run variable's HCL literal to mask in logs: the string
-    inside quotes, when long enough to be worth masking."""
-    text = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    return text if len(text) >= 4 else None
 
 
 @dataclass
@@ -181,7 +176,7 @@ def prepare(run, root, address):
     variables = list(Variable.objects.filter(environment=environment).order_by("key"))
     terraform_vars = [v for v in variables if v.category == Variable.Category.TERRAFORM]
     sent = run_variables.load(run)
-    workspace.var_file.write_text(variables_file([*terraform_vars, *sent]))
+    workspace.var_file.write_text(variables_file([*terraform_vars, *sent], atlas_backend))
     os.chmod(workspace.var_file, 0o600)
 
     env, workspace.notes = process_variables(variables)
@@ -200,7 +195,7 @@ def prepare(run, root, address):
     if not atlas_backend:
         env["TF_HTTP_ADDRESS"] = state_address(address, environment)
     workspace.env = env
-    workspace.secrets = [v.value for v in variables if v.sensitive] + [
-        secret for item in sent if (secret := run_variable_secret(item["value"]))
-    ]
+    # A run's own variables carry no sensitivity of their own: Terraform
+    # masks those its configuration declares sensitive.
+    workspace.secrets = [v.value for v in variables if v.sensitive]
     return workspace

@@ -107,8 +107,11 @@ def write_state(
     the lock ID the write carries (the http backend's `?ID=`). Raises
     InvalidState or ChecksumMismatch (nothing stored); otherwise returns the
     decision: a write the environment's lock refuses is a conflict naming the
-    holder, and only an accepted write creates a version.
+    holder, and only an accepted write creates a version. A run's token
+    names its run when the client does not (the http backend of 1.x runs).
     """
+    if not run_id and getattr(token, "scope_run_id", None):
+        run_id = str(token.scope_run_id)
     header = header or parse_state(body)
     info = write_blob(blob_prefix(environment), pieces(body))
     kept = False

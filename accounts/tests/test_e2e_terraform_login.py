@@ -13,7 +13,7 @@ import re
 import pytest
 from django.contrib.auth.hashers import make_password
 
-from accounts.models import Token
+from accounts.models import Organization, Token
 from accounts.tests.factories import PASSWORD
 from atlas.testing.gunicorn import https_session
 from atlas.testing.terraform import Terraform
@@ -38,6 +38,12 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 @pytest.fixture
 def live(live_https):
     return live_https
+
+
+@pytest.fixture(autouse=True)
+def local_execution(live, personas):
+    """These workspaces keep their state here and run Terraform where it is started."""
+    Organization.objects.filter(pk=personas.org.pk).update(default_execution_mode="local")
 
 
 def signed_in(live, base, username):

@@ -13,6 +13,7 @@ from .environments import (
     lock_environment,
     new_environment,
     set_auto_apply,
+    set_execution_mode,
     unlock_environment,
 )
 from .uploads import (
@@ -58,6 +59,7 @@ __all__ = [
     "receive_upload",
     "save_variable",
     "set_auto_apply",
+    "set_execution_mode",
     "tf_vars_for_push",
     "unlock_environment",
     "update_terraform_variables",

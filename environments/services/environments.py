@@ -89,6 +89,24 @@ def set_auto_apply(environment, auto_apply):
     return environment
 
 
+def set_execution_mode(environment, mode, user=None):
+    """`remote` (TFE runs on this server's workers) or `local` (state only)."""
+    before = environment.execution_mode
+    if before == mode:
+        return environment
+    environment.execution_mode = mode
+    environment.updated_at = timezone.now()
+    environment.save(update_fields=["execution_mode", "updated_at"])
+    audit.record(
+        "environment.update",
+        obj=environment,
+        actor=user,
+        before={"execution_mode": before},
+        after={"execution_mode": mode},
+    )
+    return environment
+
+
 def _owned_blobs(environment):
     """Names of every blob owned by rows that deleting `environment` removes.
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from accounts.models import Level
+from accounts.models import Level, Organization
 from accounts.tests.factories import UserFactory, member, token_for
 from atlas.testing.gunicorn import https_session
 from atlas.testing.terraform import NETWORK_1X, Terraform
@@ -43,6 +43,12 @@ terraform {{{block}
 @pytest.fixture
 def live(live_https):
     return live_https
+
+
+@pytest.fixture(autouse=True)
+def local_execution(live, personas):
+    """These workspaces keep their state here and run Terraform where it is started."""
+    Organization.objects.filter(pk=personas.org.pk).update(default_execution_mode="local")
 
 
 def host(live):

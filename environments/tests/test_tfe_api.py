@@ -86,9 +86,11 @@ def test_creating_a_workspace_answers_201_in_go_tfe_s_shape(personas):
     attributes = data["attributes"]
     assert (attributes["name"], attributes["execution-mode"], attributes["operations"]) == (
         "network",
-        "local",
-        False,
+        "remote",
+        True,
     )
+    assert attributes["permissions"]["can-queue-run"] is True
+    assert data["relationships"]["current-run"]["data"] is None
     assert attributes["terraform-version"] == "1.6.6"
     assert attributes["permissions"]["can-create-state-versions"] is True
     assert attributes["permissions"]["can-force-unlock"] is False
@@ -205,10 +207,10 @@ def test_the_terraform_version_may_be_set_by_a_writer_other_settings_need_admin(
     assert Environment.objects.get(name="network").auto_apply is True
 
 
-def test_entitlements_say_local_execution_with_state_storage(personas):
+def test_entitlements_say_remote_operations_with_state_storage(personas):
     response = v2(personas.reader.token).get("/api/v2/organizations/acme/entitlement-set")
     attributes = response.json()["data"]["attributes"]
-    assert (attributes["operations"], attributes["state-storage"]) == (False, True)
+    assert (attributes["operations"], attributes["state-storage"]) == (True, True)
     assert response.json()["data"]["type"] == "entitlement-sets"
     assert (
         v2(personas.outsider.token).get("/api/v2/organizations/acme/entitlement-set").status_code

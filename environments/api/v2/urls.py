@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import configuration_versions, views
 
 ORG = "organizations/<str:organization>"
 WS = "workspaces/<str:workspace_id>"
@@ -18,4 +18,19 @@ urlpatterns = [
     path(f"{WS}/actions/force-unlock", views.ForceUnlockView.as_view(), name="force-unlock"),
     path(f"{WS}/actions/safe-delete", views.SafeDeleteView.as_view(), name="safe-delete"),
     path(f"{WS}/vars", views.VariablesView.as_view(), name="vars"),
+    path(
+        f"{WS}/configuration-versions",
+        configuration_versions.WorkspaceVersionsView.as_view(),
+        name="configuration-versions",
+    ),
+    path(
+        "configuration-versions/<str:version_id>",
+        configuration_versions.VersionView.as_view(),
+        name="configuration-version",
+    ),
+    path(
+        "configuration-uploads/<str:secret>",
+        configuration_versions.upload,
+        name="configuration-upload",
+    ),
 ]

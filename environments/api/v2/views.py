@@ -28,12 +28,13 @@ from accounts.privileges import environment_levels, readable_environments_q
 from atlas.api.exceptions import Conflict, Unprocessable
 from atlas.api.jsonapi import V2View, body_data, paginate
 from environments import locking, services
-from environments.models import Environment, LockKind
+from environments.models import Environment, ExecutionMode, LockKind
 
 from ...lookup import WORKSPACE
 from .shapes import (
     entitlements_resource,
     organization_resource,
+    with_current_run,
     workspace_resource,
 )
 
@@ -108,7 +109,7 @@ class WorkspaceListView(V2View):
 
     def get(self, request, organization):
         namespace = self.namespace
-        rows = (
+        rows = with_current_run(
             Environment.objects.filter(namespace=namespace)
             .filter(readable_environments_q(request.user))
             .select_related("namespace", "locked_by")
@@ -133,8 +134,22 @@ class WorkspaceListView(V2View):
             raise Unprocessable({"name": ["can't be blank"]})
         environment = services.new_environment(namespace, name, request.user)
         _set_terraform_version(environment, attributes)
+        _set_execution_mode(environment, attributes, request.user)
         environment.namespace = namespace
         return _one(environment, level, status=201)
+
+
+def _set_execution_mode(environment, attributes, user):
+    """`execution-mode` (`remote`, `local`; TFE's `agent` is refused) or the
+    older `operations` boolean."""
+    mode = attributes.get("execution-mode")
+    if mode is None and isinstance(attributes.get("operations"), bool):
+        mode = ExecutionMode.REMOTE if attributes["operations"] else ExecutionMode.LOCAL
+    if mode is None:
+        return
+    if mode not in ExecutionMode.values:
+        raise Unprocessable({"execution-mode": ["must be remote or local"]})
+    services.set_execution_mode(environment, mode, user)
 
 
 def _set_terraform_version(environment, attributes):
@@ -177,6 +192,7 @@ class WorkspaceView(V2View):
         if "auto-apply" in attributes:
             services.set_auto_apply(environment, attributes["auto-apply"] is True)
         _set_terraform_version(environment, attributes)
+        _set_execution_mode(environment, attributes, request.user)
         return _one(environment, level)
 
     def delete(self, request, workspace_id):
