@@ -21,6 +21,16 @@ from environments.api.v2.shapes import workspace_id
 from ..machine import ACTIONS, TERMINAL
 from ..models import Phase, Status
 
+PLANNED = frozenset(
+    {
+        Status.PLANNED,
+        Status.CONFIRMED,
+        Status.APPLYING,
+        Status.APPLIED,
+        Status.PLANNED_AND_FINISHED,
+        Status.DISCARDED,
+    }
+)
 LOG_SALT = "runs.tfe-log"
 # A log URL works this long after it was handed out (a long apply included).
 LOG_URL_SECONDS = 7 * 24 * 3600
@@ -57,7 +67,7 @@ def plan_status(run):
         return "pending"
     if run.status == Status.PLANNING:
         return "running"
-    if run.planned_at or run.planned_and_finished_at:
+    if run.status in PLANNED or run.planned_at or run.planned_and_finished_at:
         return "finished"
     if run.status == Status.ERRORED:
         return "errored"
