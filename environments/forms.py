@@ -2,7 +2,7 @@
 
 from django import forms
 
-from .models import Variable
+from .models import ExecutionMode, Variable
 from .services.variables import MAX_VALUE_BYTES
 
 
@@ -55,6 +55,12 @@ class UnlockForm(forms.Form):
 
 class AutoApplyForm(forms.Form):
     auto_apply = forms.BooleanField(required=False, label="Apply plans automatically")
+
+
+class ExecutionModeForm(forms.Form):
+    execution_mode = forms.ChoiceField(
+        choices=ExecutionMode.choices, label="Where terraform plan and apply run"
+    )
 
 
 class DeleteForm(forms.Form):

@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{ENV}/versions/<int:number>/archive", pages.version_archive, name="version-archive"),
     path(f"{ENV}/settings", pages.settings_page, name="settings"),
     path(f"{ENV}/settings/auto-apply", actions.set_auto_apply, name="auto-apply"),
+    path(f"{ENV}/settings/execution-mode", actions.set_execution_mode, name="execution-mode"),
     path(f"{ENV}/settings/lock", actions.lock, name="lock"),
     path(f"{ENV}/settings/unlock", actions.unlock, name="unlock"),
     path(f"{ENV}/settings/force-unlock", actions.force_unlock, name="force-unlock"),

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from ..models import ConfigurationVersion, Environment
+from ..models import ConfigurationVersion, Environment, ExecutionMode
 
 
 class LockSerializer(serializers.Serializer):
@@ -31,6 +31,8 @@ class EnvironmentSerializer(serializers.ModelSerializer):
             "username",
             "name",
             "auto_apply",
+            "execution_mode",
+            "terraform_version",
             "locked",
             "lock",
             "latest_version",
@@ -50,6 +52,7 @@ class EnvironmentCreateSerializer(serializers.Serializer):
 
 class EnvironmentUpdateSerializer(serializers.Serializer):
     auto_apply = serializers.BooleanField(required=False)
+    execution_mode = serializers.ChoiceField(choices=ExecutionMode.choices, required=False)
 
 
 class VersionSerializer(serializers.ModelSerializer):

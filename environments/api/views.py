@@ -84,6 +84,8 @@ class EnvironmentViewSet(viewsets.GenericViewSet):
         data = validated(s.EnvironmentUpdateSerializer(data=unwrap(request.data, "environment")))
         if "auto_apply" in data:
             services.set_auto_apply(environment, data["auto_apply"])
+        if "execution_mode" in data:
+            services.set_execution_mode(environment, data["execution_mode"], request.user)
         return Response(_environment_body(environment))
 
     def destroy(self, request, username, name):

@@ -17,6 +17,7 @@ from ..forms import (
     AutoApplyForm,
     DeleteForm,
     EnvironmentCreateForm,
+    ExecutionModeForm,
     LockForm,
     UnlockForm,
     VariableForm,
@@ -110,6 +111,17 @@ def set_auto_apply(request, environment, level):
     services.set_auto_apply(environment, form.cleaned_data.get("auto_apply", False))
     state = "on" if environment.auto_apply else "off"
     messages.success(request, f"Auto-apply is {state}.")
+    return redirect(environment_url(environment, "settings"))
+
+
+@guard(rule(ENVIRONMENT, POST=Level.ADMIN))
+def set_execution_mode(request, environment, level):
+    form = ExecutionModeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose remote or local execution.")
+        return redirect(environment_url(environment, "settings"))
+    services.set_execution_mode(environment, form.cleaned_data["execution_mode"], request.user)
+    messages.success(request, f"Execution mode is {environment.execution_mode}.")
     return redirect(environment_url(environment, "settings"))
 
 

@@ -19,6 +19,7 @@ from ..forms import (
     AutoApplyForm,
     DeleteForm,
     EnvironmentCreateForm,
+    ExecutionModeForm,
     LockForm,
     UnlockForm,
     VariableForm,
@@ -171,6 +172,9 @@ def render_settings(request, environment, level, forms=None):
             "tab": "settings",
             "auto_apply_form": forms.get("auto_apply")
             or AutoApplyForm(initial={"auto_apply": environment.auto_apply}),
+            "execution_mode_form": ExecutionModeForm(
+                initial={"execution_mode": environment.execution_mode}
+            ),
             "lock_form": forms.get("lock") or LockForm(),
             "unlock_form": forms.get("unlock") or UnlockForm(),
             "delete_form": forms.get("delete") or DeleteForm(slug=environment.slug),

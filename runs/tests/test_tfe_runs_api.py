@@ -347,3 +347,46 @@ def test_an_organization_s_default_makes_new_environments_local(personas):
     body = {"data": {"type": "workspaces", "attributes": {"name": "fresh"}}}
     response = v2(personas.writer.token).post("/api/v2/organizations/acme/workspaces", body, "json")
     assert response.json()["data"]["attributes"]["execution-mode"] == "local"
+
+
+def signed_in(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_pages_show_and_set_the_execution_mode_and_the_run_s_source(personas):
+    env = environment()
+    page = "/environments/acme/app"
+    admin, writer = signed_in(personas.admin.user), signed_in(personas.writer.user)
+    assert writer.post(f"{page}/settings/execution-mode", {"execution_mode": "local"}).status_code
+    assert Environment.objects.get(pk=env.pk).execution_mode == "remote"  # writers cannot
+    response = admin.post(f"{page}/settings/execution-mode", {"execution_mode": "local"})
+    assert response.status_code == 302
+    assert Environment.objects.get(pk=env.pk).execution_mode == "local"
+    assert admin.post(f"{page}/settings/execution-mode", {"execution_mode": "x"}).status_code == 302
+    assert Environment.objects.get(pk=env.pk).execution_mode == "local"
+    assert "<dt>Execution</dt><dd>local" in writer.get(page).content.decode()
+
+    run = RunFactory(
+        environment=env, status=Status.PLANNED_AND_FINISHED, source=Source.TFE_CLI,
+        speculative=True, terraform_version="1.6.6",
+    )  # fmt: skip
+    detail = writer.get(f"{page}/runs/{run.pk}").content.decode()
+    assert "plan only (speculative)" in detail
+    assert "terraform plan/apply (TFE API) · Terraform 1.6.6" in detail
+
+
+def test_api_v1_shows_and_sets_the_execution_mode(personas):
+    environment()
+    path = "/api/v1/environments/acme/app"
+    assert personas.reader.client.get(path).json()["environment"]["execution_mode"] == "remote"
+    body = {"environment": {"execution_mode": "local"}}
+    assert personas.writer.client.patch(path, body, format="json").status_code == 403
+    assert personas.admin.client.patch(path, body, format="json").status_code == 200
+    assert Environment.objects.get(name="app").execution_mode == "local"
+    bad = personas.admin.client.patch(path, {"environment": {"execution_mode": "agent"}}, "json")
+    assert bad.status_code == 422
+    assert "execution_mode" in bad.json()["errors"]
