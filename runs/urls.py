@@ -14,6 +14,11 @@ urlpatterns = [
     path(f"{ENV}/runs/queue", views.queue, name="queue"),
     path(f"{ENV}/runs/destroy", views.queue_destroy, name="queue-destroy"),
     path(RUN, views.run_detail, name="detail"),
+    path(
+        "app/<str:username>/<str:name>/runs/<str:tfe_run_id>",
+        views.tfe_run_link,
+        name="tfe-link",
+    ),
     path(f"{RUN}/live", views.run_live, name="live"),
     path(f"{RUN}/logs/<str:phase>", views.run_log, name="log"),
     path(f"{RUN}/logs/<str:phase>/raw", views.run_log_raw, name="log-raw"),

@@ -165,6 +165,18 @@ def run_detail(request, environment, level, run_id):
 
 
 @guard(rule(ENVIRONMENT, GET=Level.READ))
+def tfe_run_link(request, environment, level, tfe_run_id):
+    """`/app/<org>/<workspace>/runs/run-<id>`, the link the TFE clients print:
+    the run's page."""
+    number = tfe_run_id.removeprefix("run-")
+    if not tfe_run_id.startswith("run-") or not number.isdigit():
+        raise Http404
+    run = _run(environment, int(number))
+    return redirect("runs:detail", username=environment.namespace.name, name=environment.name,
+                    run_id=run.pk)  # fmt: skip
+
+
+@guard(rule(ENVIRONMENT, GET=Level.READ))
 def run_live(request, environment, level, run_id):
     """The status panel; with `?shown=<status>` (what the page shows now) and
     a different status, also the header and the logs that stopped growing."""

@@ -390,3 +390,16 @@ def test_api_v1_shows_and_sets_the_execution_mode(personas):
     bad = personas.admin.client.patch(path, {"environment": {"execution_mode": "agent"}}, "json")
     assert bad.status_code == 422
     assert "execution_mode" in bad.json()["errors"]
+
+
+def test_the_run_link_the_cli_prints_leads_to_the_run_s_page(personas):
+    env = environment()
+    run = RunFactory(environment=env, status=Status.PENDING)
+    reader = signed_in(personas.reader.user)
+    response = reader.get(f"/app/acme/app/runs/run-{run.pk}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/environments/acme/app/runs/{run.pk}"
+    assert reader.get("/app/acme/app/runs/run-x").status_code == 404
+    assert (
+        signed_in(personas.outsider.user).get(f"/app/acme/app/runs/run-{run.pk}").status_code == 404
+    )
