@@ -142,7 +142,9 @@ class OrganizationAdmin(admin.ModelAdmin):
         )
 
     def get_fields(self, request, obj=None):
-        return ("name", "email") if obj is None else ("name", "email", "created_at")
+        if obj is None:
+            return ("name", "email")
+        return ("name", "email", "default_execution_mode", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("name", "created_at")

@@ -91,7 +91,12 @@ class Organization(models.Model):
     # web UI (their API tokens keep working).
     require_two_factor = models.BooleanField(default=False)
     # The execution mode of its new environments (environments.ExecutionMode).
-    default_execution_mode = models.CharField(max_length=8, default="remote")
+    default_execution_mode = models.CharField(
+        max_length=8,
+        default="remote",
+        choices=[("remote", "Remote: runs on this server's workers"), ("local", "Local")],
+        help_text="Where terraform plan and apply of the TFE door run, for new environments.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     members = models.ManyToManyField(User, through="Membership", related_name="organizations")
 

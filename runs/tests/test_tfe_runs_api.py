@@ -403,3 +403,12 @@ def test_the_run_link_the_cli_prints_leads_to_the_run_s_page(personas):
     assert (
         signed_in(personas.outsider.user).get(f"/app/acme/app/runs/run-{run.pk}").status_code == 404
     )
+
+
+def test_an_operator_sees_an_organization_s_default_execution_mode(personas):
+    from accounts.models import User
+
+    operator = User.objects.create_superuser("operator", "op@example.com", "pw-operator-1")
+    page = signed_in(operator).get(f"/admin/accounts/organization/{personas.org.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="default_execution_mode"' in page.content.decode()
