@@ -54,6 +54,22 @@ resource "terraform_data" "greeting" {
 output "greeting" { value = terraform_data.greeting.output }
 """
 
+# With a variable the configuration declares sensitive: Terraform masks it.
+WITH_SECRET = (
+    RESOURCES
+    + """
+variable "password" {
+  type      = string
+  sensitive = true
+  default   = "unset"
+}
+
+resource "terraform_data" "secret" {
+  input = var.password
+}
+"""
+)
+
 # 1.0.3 configurations may not use `terraform_data` (1.4+) where the client
 # validates them, so theirs only has outputs.
 OUTPUTS_ONLY = """
@@ -124,7 +140,7 @@ def latest_run(name="app"):
 
 def test_plan_then_apply_with_cloud_block_run_on_the_worker(live, personas, tfe_workers, tmp_path):
     tfe_workers.start()
-    cli = client(tmp_path, "1.6.6", live, personas.writer.token, RESOURCES)
+    cli = client(tmp_path, "1.6.6", live, personas.writer.token, WITH_SECRET)
     cli.init()
     environment = Environment.objects.get(namespace__name="acme", name="app")
     assert environment.execution_mode == "remote"
@@ -132,7 +148,7 @@ def test_plan_then_apply_with_cloud_block_run_on_the_worker(live, personas, tfe_
     planned = cli("plan", "-no-color", check=False, timeout=240)
     assert planned.returncode == 0, output(planned)
     assert "terraform_data.greeting will be created" in planned.stdout
-    assert "Plan: 1 to add, 0 to change, 0 to destroy." in planned.stdout
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in planned.stdout
     run = latest_run()
     assert (run.status, run.speculative, run.source) == (
         Status.PLANNED_AND_FINISHED,
@@ -145,10 +161,11 @@ def test_plan_then_apply_with_cloud_block_run_on_the_worker(live, personas, tfe_
     assert not Environment.objects.get(pk=environment.pk).locked
 
     applied = cli(
-        "apply", "-auto-approve", "-no-color", "-var", "greeting=hi there", timeout=300, check=False
-    )
+        "apply", "-auto-approve", "-no-color", "-var", "greeting=hi there",
+        "-var", "password=correct-horse-battery", timeout=300, check=False,
+    )  # fmt: skip
     assert applied.returncode == 0, output(applied)
-    assert "Apply complete! Resources: 1 added, 0 changed, 0 destroyed." in applied.stdout
+    assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." in applied.stdout
     assert 'greeting = "hi there"' in applied.stdout
     run = latest_run()
     assert (run.status, run.speculative, run.auto_applied) == (Status.APPLIED, False, True)
@@ -157,6 +174,12 @@ def test_plan_then_apply_with_cloud_block_run_on_the_worker(live, personas, tfe_
     # The run variable reached the run, and is stored only sealed.
     assert run.variables_sealed and "hi there" not in run.variables_sealed
     assert '"hi there"' in read_log(run, "plan")[0].decode()
+    # A sensitive one is masked in the logs, and stored only sealed.
+    assert "(sensitive value)" in read_log(run, "plan")[0].decode()
+    for phase in ("plan", "apply"):
+        assert "correct-horse-battery" not in read_log(run, phase)[0].decode()
+    assert "correct-horse-battery" not in applied.stdout
+    assert "correct-horse-battery" not in run.variables_sealed
     assert not Environment.objects.get(pk=environment.pk).locked
 
 
