@@ -374,6 +374,7 @@ def test_the_pages_show_and_set_the_execution_mode_and_the_run_s_source(personas
         environment=env, status=Status.PLANNED_AND_FINISHED, source=Source.TFE_CLI,
         speculative=True, terraform_version="1.6.6",
     )  # fmt: skip
+    assert "plan only</span>" in writer.get(f"{page}/runs").content.decode()
     detail = writer.get(f"{page}/runs/{run.pk}").content.decode()
     assert "plan only (speculative)" in detail
     assert "terraform plan/apply (TFE API) · Terraform 1.6.6" in detail
