@@ -187,7 +187,16 @@ class PhaseRun:
         # The database may have restarted while Terraform ran: what follows
         # writes, on a connection that answers.
         await_database(progress=self.control.progress)
-        return result
+        status, reason = result
+        if reason is None and status not in (0, 2) and self._cancel_requested():
+            # Terraform failed in the second before the heartbeat saw the
+            # cancel (its failure may be the cancel's doing): the run was
+            # asked to stop, and it stopped.
+            reason = CANCELED
+        return status, reason
+
+    def _cancel_requested(self):
+        return Run.objects.filter(pk=self.run.pk, cancel_requested_at__isnull=False).exists()
 
     def end(self, to, message="", **fields):
         """Log `message`, store the log, then move the run (unless lost)."""

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -135,6 +134,14 @@ def output(result):
     return result.stdout + result.stderr
 
 
+def workspace(name, **fields):
+    from accounts.models import Namespace
+
+    return Environment.objects.create(
+        namespace=Namespace.objects.get(name="acme"), name=name, **fields
+    )
+
+
 def latest_run(name="app"):
     return Run.objects.filter(environment__name=name).order_by("-id").first()
 
@@ -205,6 +212,8 @@ def test_apply_answered_no_discards_and_a_plan_error_fails(live, personas, tfe_w
 
 
 def test_a_remote_backend_client_applies_on_the_worker(live, personas, tfe_workers, tmp_path):
+    # The workspace asks for 1.6.6: the 1.0.3 client's configuration runs on it.
+    workspace("legacy", terraform_version=RUNNER_VERSION)
     tfe_workers.start()
     cli = client(tmp_path, "1.0.3", live, personas.writer.token, OUTPUTS_ONLY, name="legacy")
     cli.init()
@@ -306,9 +315,12 @@ def test_an_apply_waits_in_the_queue_and_for_a_manual_lock(live, personas, tfe_w
         timeout=120,
         message="a run waiting for the lock",
     )
-    time.sleep(4)  # the CLI polls the workspace (backing off from 1 s) while the lock holds
+    seen = Output(locked)
+    message = "Waiting for the manually locked workspace to be unlocked..."
+    wait_for(lambda: message in seen.text, timeout=60, message="the CLI to tell of the lock")
     services.unlock_environment(Environment.objects.get(pk=environment.pk), personas.admin.user)
-    code, text = finish(locked)
+    code = locked.wait(240)
+    text = seen.finish()
     assert code == 0, text
     assert "Waiting for the manually locked workspace to be unlocked..." in text
     assert wait_for_status(pending, Status.APPLIED).status == Status.APPLIED
@@ -349,12 +361,22 @@ def test_ctrl_c_then_yes_cancels_the_run(live, personas, tfe_workers, tmp_path, 
         # Terraform's own process, not `timeout`'s, which would pass a second
         # interrupt on (Terraform then exits at once) and kill it soon after.
         os.kill(child_of(busy.pid), signal.SIGINT)
-        time.sleep(1)  # Terraform asks whether to cancel only once it saw the signal
+        seen = Output(busy)
+        question = "Do you want to cancel the remote operation?"
+        wait_for(
+            lambda: question in seen.text or busy.poll() is not None,
+            timeout=60,
+            message="the CLI's question",
+        )
+        assert question in seen.text, seen.finish()
         busy.stdin.write("yes\n")
         busy.stdin.flush()
-        code, text = finish(busy)
-        # While the data source still hangs: the worker interrupts Terraform.
-        run = wait_for_status(latest_run("ctrlc"), Status.CANCELED, timeout=60)
+        code = busy.wait(120)
+        text = seen.finish()
+    # The data source answers (and fails the plan) as soon as the CLI is
+    # gone, often before the worker saw the cancel: the run ends canceled.
+    run = wait_for_status(latest_run("ctrlc"), {Status.ERRORED, Status.CANCELED}, timeout=60)
+    assert run.status == Status.CANCELED, read_log(run, "plan")[0].decode()[-2000:]
     assert "Do you want to cancel the remote operation?" in text, text
     assert "The remote operation was successfully cancelled." in text
     assert code == 0  # Terraform's own choice for a cancel it asked for
@@ -397,11 +419,7 @@ def test_a_remote_backend_client_answered_yes_applies(live, personas, tfe_worker
 
 
 def test_an_environment_s_terraform_version_runs(live, personas, tfe_workers, tmp_path):
-    from accounts.models import Namespace
-
-    Environment.objects.create(
-        namespace=Namespace.objects.get(name="acme"), name="pinned", terraform_version="1.0.3"
-    )
+    workspace("pinned", terraform_version="1.0.3")
     tfe_workers.start()
     cli = client(tmp_path, "1.0.3", live, personas.writer.token, OUTPUTS_ONLY, name="pinned")
     cli.init()
