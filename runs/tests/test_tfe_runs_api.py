@@ -413,3 +413,14 @@ def test_an_operator_sees_an_organization_s_default_execution_mode(personas):
     page = signed_in(operator).get(f"/admin/accounts/organization/{personas.org.pk}/change/")
     assert page.status_code == 200
     assert 'name="default_execution_mode"' in page.content.decode()
+
+
+def test_a_run_without_a_version_takes_the_latest_uploaded_one(personas):
+    env = environment()
+    writer = v2(personas.writer.token)
+    none_yet = writer.post("/api/v2/runs", run_body(env), "json")
+    assert none_yet.status_code == 422
+    version = finished_version(env)
+    response = writer.post("/api/v2/runs", run_body(env), "json")
+    assert response.status_code == 201
+    assert Run.objects.get().configuration_version == version
