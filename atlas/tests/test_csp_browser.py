@@ -67,6 +67,7 @@ NOT_PAGES = {
     "environments:unlock",
     "environments:force-unlock",
     "environments:delete",
+    "environments:execution-mode",
     "states:download",
     "runs:queue",
     "runs:live",
@@ -77,6 +78,7 @@ NOT_PAGES = {
     "runs:confirm",
     "runs:discard",
     "runs:cancel",
+    "runs:tfe-link",  # a redirect to the run's page, for the link the TFE clients print
     "runs:integration-add",
     "runs:integration-deliveries",
     "runs:integration-edit",
