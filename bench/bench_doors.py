@@ -13,7 +13,6 @@
 
 import argparse
 import base64
-import os
 import re
 import shutil
 import ssl
@@ -29,7 +28,6 @@ import statefile
 
 sys.path.insert(0, str(common.ROOT))
 
-CLOCK = os.sysconf("SC_CLK_TCK")
 SERIAL = re.compile(rb'"serial": \d+')
 
 CONFIG = """
@@ -51,20 +49,9 @@ CLOUD = """
   }}"""
 
 
-def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / CLOCK
-    return total
-
-
 def get_load(port, request_bytes, expected_length, seconds, clients):
     """(requests, elapsed) of GETs with bench_get's clients."""
-    started = time.monotonic()
-    rate = bench_get.load(port, request_bytes, expected_length, seconds, clients)
-    elapsed = time.monotonic() - started
-    return round(rate * elapsed), elapsed
+    return bench_get.load(port, request_bytes, expected_length, seconds, clients)
 
 
 def write_load(port, method, path, headers, body, serial, count):
@@ -79,9 +66,9 @@ def write_load(port, method, path, headers, body, serial, count):
 
 
 def measure(workers, action):
-    before = cpu_seconds(workers)
+    before = common.cpu_seconds(workers)
     requests, elapsed = action()
-    return requests / elapsed, (cpu_seconds(workers) - before) / requests * 1000
+    return requests / elapsed, (common.cpu_seconds(workers) - before) / requests * 1000
 
 
 def state_traffic(args, env, token, tmp):

@@ -5,7 +5,10 @@ bare app (bench/bare_wsgi.py) checks the X-Atlas-Token header and returns
 the same bytes with their MD5. Clients are threads with raw sockets sending
 a prepared request and reading to the end (sync workers close each
 connection), so the client costs little. Rounds alternate between the two
-servers; throughput is requests per second.
+servers. Each round reports requests per second and the CPU time per
+request of the serving workers (their user + system time from /proc over
+the requests served): on a shared machine requests/s moves with the load of
+others, CPU per request much less.
 """
 
 import argparse
@@ -20,7 +23,7 @@ import statefile
 
 
 def load(port, request_bytes, expected_length, seconds, clients):
-    """Requests per second; every response must be a 200 of the expected size."""
+    """(requests, elapsed seconds); every response must be a 200 of the expected size."""
     stop = time.monotonic() + seconds
     counts = [0] * clients
     errors = []
@@ -50,7 +53,14 @@ def load(port, request_bytes, expected_length, seconds, clients):
         thread.join()
     if errors:
         raise RuntimeError(f"bad responses: {errors[:3]}")
-    return sum(counts) / (time.monotonic() - started)
+    return sum(counts), time.monotonic() - started
+
+
+def measure(port, pids, request_bytes, expected_length, seconds, clients):
+    """(requests per second, CPU milliseconds per request of the processes `pids`)."""
+    before = common.cpu_seconds(pids)
+    requests, elapsed = load(port, request_bytes, expected_length, seconds, clients)
+    return requests / elapsed, (common.cpu_seconds(pids) - before) / requests * 1000
 
 
 def main():
@@ -73,11 +83,11 @@ def main():
             bare_env = {**env, "BENCH_TOKEN": token, "BENCH_BODY": str(body_path)}
             minimal_env = {**bare_env, "DJANGO_SETTINGS_MODULE": "bench.minimal_drf"}
             with (
-                common.serving("atlas.wsgi:application", env, args.workers) as (port, _),
-                common.serving("bench.bare_wsgi:app", bare_env, args.workers) as (bare, _),
+                common.serving("atlas.wsgi:application", env, args.workers) as (port, master),
+                common.serving("bench.bare_wsgi:app", bare_env, args.workers) as (bare, bare_m),
                 common.serving("bench.minimal_drf:application", minimal_env, args.workers) as (
                     minimal,
-                    _,
+                    minimal_m,
                 ),
             ):
                 headers = {"Content-Type": "application/json"}
@@ -90,22 +100,41 @@ def main():
                     f"GET {path}?atlas_run_id= HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     f"X-Atlas-Token: {token}\r\nConnection: close\r\n\r\n"
                 ).encode()
-                targets = {"server": port, "bare": bare, "minimal_drf": minimal}
+                targets = {
+                    "server": (port, common.worker_pids(master)),
+                    "bare": (bare, common.worker_pids(bare_m)),
+                    "minimal_drf": (minimal, common.worker_pids(minimal_m)),
+                }
                 rates = {name: [] for name in targets}
-                for target in targets.values():  # warm-up
+                cpu = {name: [] for name in targets}
+                for target, _pids in targets.values():  # warm-up
                     load(target, request, len(body), 1, args.clients)
                 for _round in range(args.rounds):
-                    for name, target in targets.items():
-                        rate = load(target, request, len(body), args.seconds, args.clients)
+                    for name, (target, pids) in targets.items():
+                        rate, cpu_ms = measure(
+                            target, pids, request, len(body), args.seconds, args.clients
+                        )
                         rates[name].append(rate)
-            summary = {name: common.summary(values) for name, values in rates.items()}
-            bare_median = summary["bare"]["median"]
-            summary["ratio"] = summary["server"]["median"] / bare_median
-            summary["minimal_drf_ratio"] = summary["minimal_drf"]["median"] / bare_median
+                        cpu[name].append(cpu_ms)
+            summary = {
+                name: {
+                    "requests_per_second": common.summary(rates[name]),
+                    "cpu_ms_per_request": common.summary(cpu[name]),
+                }
+                for name in targets
+            }
+            cpu_median = {name: summary[name]["cpu_ms_per_request"]["median"] for name in targets}
+            summary["cpu_server_over_bare"] = cpu_median["server"] / cpu_median["bare"]
+            summary["cpu_server_over_minimal_drf"] = (
+                cpu_median["server"] / cpu_median["minimal_drf"]
+            )
+            summary["cpu_minimal_drf_over_bare"] = cpu_median["minimal_drf"] / cpu_median["bare"]
             results[str(len(body))] = summary
             print(
-                f"{len(body)} bytes: server/bare {summary['ratio']:.2f}, "
-                f"minimal DRF/bare {summary['minimal_drf_ratio']:.2f}",
+                f"{len(body)} bytes, CPU ms per request (median): "
+                + ", ".join(f"{name} {value:.3f}" for name, value in cpu_median.items())
+                + f"; server/bare {summary['cpu_server_over_bare']:.2f}, "
+                f"server/minimal DRF {summary['cpu_server_over_minimal_drf']:.2f}",
                 flush=True,
             )
     common.emit(
@@ -115,7 +144,7 @@ def main():
             "clients": args.clients,
             "seconds_per_round": args.seconds,
             "rounds": args.rounds,
-            "requests_per_second": results,
+            "results": results,
         },
     )
 

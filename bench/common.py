@@ -131,6 +131,18 @@ def worker_pids(master_pid):
     return [int(pid) for pid in text.split()]
 
 
+CLOCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User + system CPU time the processes `pids` have used so far, in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / CLOCK
+    return total
+
+
 def memory_kib(pid, field):
     """`VmRSS` or `VmHWM` (peak) of a process, in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
