@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from hashlib import sha256
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from atlas.keys import UnknownKey, key_ring
 
 from . import audit
-from .models import Token
+from .models import Namespace, Token, User
 
 MARKER = ".atlasv1."
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -112,6 +112,83 @@ def issue(user, *, description="", read_only=False, expires_at=None, kind=Token.
     return token, text
 
 
+# The token's row with its user's and the user's namespace's, every concrete
+# column of each, in this order (one query, then model instances, as the ORM's
+# select_related would give).
+_LOOKUP_MODELS = ((Token, ""), (User, "user__"), (Namespace, "user__namespace__"))
+_PUBLIC_ID_STAND_IN = "\x00public-id"
+_compiled = {}
+
+
+def _lookup_queryset(public_id):
+    columns = [
+        f"{prefix}{field.attname}"
+        for model, prefix in _LOOKUP_MODELS
+        for field in model._meta.concrete_fields
+    ]
+    return Token.objects.filter(public_id=public_id).order_by().values_list(*columns)[:1]
+
+
+def _compiled_lookup():
+    """(sql, converters) of the token lookup, compiled once per process and database.
+
+    Building and compiling the ORM query cost about 0.55 ms a request, the
+    query itself 0.03 ms: half of a small state GET. The SQL comes from the
+    very same queryset, compiled with a stand-in public id, and each row
+    goes through the same converters the ORM would apply (dates and
+    booleans on SQLite). If the only parameter is not the stand-in, nothing
+    is cached and the ORM runs every time.
+    """
+    key = (connection.alias, connection.vendor)
+    if key not in _compiled:
+        queryset = _lookup_queryset(_PUBLIC_ID_STAND_IN)
+        compiler = queryset.query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+        fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        converters = list(compiler.get_converters(fields).items())
+        _compiled[key] = (sql, converters) if list(params) == [_PUBLIC_ID_STAND_IN] else None
+    return _compiled[key]
+
+
+def _converted(row, converters):
+    row = list(row)
+    for position, (functions, expression) in converters:
+        value = row[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        row[position] = value
+    return row
+
+
+def _instances(row):
+    """The token, with its user and their namespace (or None), from one row."""
+    found, start = [], 0
+    for model, _prefix in _LOOKUP_MODELS:
+        fields = model._meta.concrete_fields
+        values = row[start : start + len(fields)]
+        start += len(fields)
+        present = values[0] is not None
+        found.append(model.from_db(connection.alias, None, values) if present else None)
+    token, user, namespace = found
+    user.namespace = namespace
+    token.user = user
+    return token
+
+
+def find_token(public_id):
+    """The token with `public_id`, its user and their namespace loaded, or None. One query."""
+    compiled = _compiled_lookup()
+    if compiled is None:
+        row = next(iter(_lookup_queryset(public_id)), None)
+    else:
+        sql, converters = compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [public_id])
+            row = cursor.fetchone()
+        row = row and _converted(row, converters)
+    return None if row is None else _instances(row)
+
+
 def authenticate(text, now=None):
     """The active token that `text` names, or None. One query on the hot path.
 
@@ -121,11 +198,7 @@ def authenticate(text, now=None):
     parsed = parse(text)
     if parsed is None:
         return None
-    token = (
-        Token.objects.select_related("user", "user__namespace")
-        .filter(public_id=parsed.public_id)
-        .first()
-    )
+    token = find_token(parsed.public_id)
     if token is None:
         return None
     try:
