@@ -198,6 +198,13 @@ def require_level(request, namespace, needed=Level.READ, environment=None):
     404 when none, 403 when too low."""
     token = request_token(request)
     level = namespace_level(request.user, namespace, token, environment)
+    return refuse_below(request, namespace, level, needed)
+
+
+def refuse_below(request, namespace, level, needed):
+    """`level`, the caller's in `namespace`, if it grants `needed`: 404 when
+    there is none, 403 when too low (or two-factor sign-in is missing)."""
+    token = request_token(request)
     if level is None:
         raise Http404
     _check_two_factor(request, namespace)

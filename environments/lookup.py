@@ -9,9 +9,9 @@ too low; a view receives the environment resolved once.
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from accounts.access import Target, find_namespace, require_level
+from accounts.access import Target, find_namespace, refuse_below, request_token, require_level
 from accounts.models import Level
-from accounts.privileges import at_least
+from accounts.privileges import annotated_level, at_least, level_annotations
 
 from .models import Environment
 from .services import new_environment
@@ -29,7 +29,22 @@ def find_environment(username, name):
 def _find_for(request, username, name, needed, create=False, hidden_as_new=False):
     """(environment, level); with `create`, a missing environment comes back
     unsaved (no pk) when the caller may write the namespace (see `Need` for
-    `hidden_as_new`)."""
+    `hidden_as_new`).
+
+    An existing environment the caller may use costs one query: itself, its
+    namespace and the caller's level (`accounts.privileges.level_annotations`).
+    Anything else (missing, hidden, a level too low) takes the steps below,
+    which decide each refusal."""
+    environment = (
+        Environment.objects.select_related("namespace__organization")
+        .annotate(**level_annotations(request.user))
+        .filter(namespace__name__iexact=username, name__iexact=name)
+        .first()
+    )
+    if environment is not None:
+        level = annotated_level(request.user, environment, request_token(request))
+        if level is not None and at_least(level, needed):
+            return environment, refuse_below(request, environment.namespace, level, needed)
     namespace = find_namespace(username)
     if namespace is None:
         raise Http404

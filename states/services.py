@@ -17,7 +17,6 @@ from django.utils import timezone
 from accounts import audit
 from atlas.blobs import delete_blob, open_blob, read_blob, write_blob
 from environments.locking import write_refusal
-from environments.models import Environment
 
 from .models import EnvironmentState, StateVersion
 from .parsing import parse_state, serial_span
@@ -79,13 +78,31 @@ def _locked_state(environment):
     return state
 
 
-def _locked_environment(environment):
-    """The environment's row with its lock fields, locked until the transaction ends."""
-    return (
-        Environment.objects.select_for_update(of=("self",))
-        .select_related("namespace", "locked_by")
-        .get(pk=environment.pk)
+def _locked_for_write(environment):
+    """The environment's state row with its environment (lock fields, namespace)
+    and head, both rows locked until the transaction ends: one query.
+
+    Both rows are locked by the one statement, so on PostgreSQL both are
+    re-read as committed if it had to wait. The head, joined but not locked,
+    would still come from the statement's older snapshot then: if it is not
+    the version the re-read row names, it is read again (only after such a
+    wait; versions never change once written). The state row is created on
+    the environment's first write.
+    """
+    locked = (
+        EnvironmentState.objects.select_for_update(of=("self", "environment"))
+        .select_related("environment__namespace", "environment__locked_by", "head")
+        .filter(pk=environment.pk)
+        .first()
     )
+    if locked is None:
+        EnvironmentState.objects.get_or_create(
+            environment=environment, defaults={"namespace_id": environment.namespace_id}
+        )
+        return _locked_for_write(environment)
+    if locked.head_id is not None and (locked.head is None or locked.head.pk != locked.head_id):
+        locked.head = StateVersion.objects.get(pk=locked.head_id)
+    return locked
 
 
 def _record(state, version):
@@ -122,12 +139,12 @@ def write_state(
             )
         incoming = Incoming(header.serial, header.lineage, info.md5_hex, info.sha256_hex)
         with transaction.atomic():
-            # The environment's row first (its lock, and the order runs.queue uses).
-            locked = _locked_environment(environment)
+            # The environment's lock and the state's head, under both row locks.
+            state = _locked_for_write(environment)
+            locked = state.environment
             refusal = write_refusal(locked, user=user, token=token, lock_id=lock_id, door=door)
             if refusal:
                 return WriteResult(Decision(Outcome.LOCKED, refusal, locked), None)
-            state = _locked_state(environment)
             decision = decide(as_head(state.head), incoming, state.max_serial)
             if decision.outcome is Outcome.UNCHANGED:
                 return WriteResult(decision, state.head)

@@ -161,7 +161,7 @@ def test_the_list_is_newest_first_and_paginated(personas, env, version, django_a
     ids = sorted(Run.objects.values_list("pk", flat=True), reverse=True)
     assert [r["id"] for r in body["runs"]] == ids[:2]
     assert body["meta"] == {"total": 3, "page": 1, "per_page": 2}
-    with django_assert_num_queries(6):  # constant in the number of runs
+    with django_assert_num_queries(4):  # constant in the number of runs
         personas.reader.client.get(RUNS, {"per_page": 100})
 
 

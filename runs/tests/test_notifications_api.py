@@ -288,11 +288,11 @@ def test_deliveries_list_their_attempts_newest_first(personas, env, django_asser
     add(1)
     url = f"{BASE}/{configuration.pk}/deliveries"
     personas.admin.client.get(url)  # the token's first use of the minute is recorded
-    # token, namespace, environment, membership, configuration, count, page, attempts
-    with django_assert_num_queries(8):
+    # token, environment with level, configuration, count, page, attempts
+    with django_assert_num_queries(6):
         personas.admin.client.get(url)
     add(4)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         response = personas.admin.client.get(url)
     body = response.json()
     assert body["meta"]["total"] == 5
@@ -305,12 +305,12 @@ def test_listing_configurations_takes_the_same_queries_for_one_or_many(
 ):
     notification(env)
     personas.admin.client.get(BASE)  # the token's first use of the minute is recorded
-    # token, namespace, environment, membership, count, page
-    with django_assert_num_queries(6):
+    # token, environment with level, count, page
+    with django_assert_num_queries(4):
         personas.admin.client.get(BASE)
     for _ in range(4):
         notification(env, kind="slack", url="https://hooks.slack.com/services/T/B/x")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4):
         response = personas.admin.client.get(BASE)
     assert response.json()["meta"]["total"] == 5
 

@@ -146,7 +146,7 @@ def test_the_deliveries_table_takes_the_same_queries_for_one_or_many(
     url = f"{BASE}/{configuration.pk}/deliveries"
     add(1)
     client.get(url)
-    with django_assert_num_queries(9) as one:
+    with django_assert_num_queries(7) as one:
         client.get(url)
     add(9)
     with django_assert_num_queries(len(one.captured_queries)):

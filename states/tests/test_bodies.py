@@ -4,6 +4,8 @@ import io
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from states.intake import read_body
 from states.models import StateVersion
@@ -166,3 +168,29 @@ def test_the_compiled_head_lookup_finds_what_the_orm_finds(personas, network, ro
     user.is_staff = True  # staff take the ORM path, in case privileges ever treat them apart
     slow = selectors.readable_head(user, username, name)
     assert (slow.pk if slow else None) == (fast.pk if fast else None)
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _statements(captured):
+    """The SQL statements of a request, transaction control left out."""
+    return [q["sql"] for q in captured if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+@pytest.mark.parametrize("namespace", ["acme", "writer"])
+def test_a_put_takes_six_queries(personas, network, namespace):
+    """The token; the environment with its namespace and the caller's level
+    (an organization's or one's own); both row locks with the head; the
+    version, the new head, the audit event. Besides them only the write's
+    transaction (BEGIN/COMMIT, or a savepoint in a test)."""
+    url = f"/api/v1/terraform/state/{namespace}/network"
+    assert put_state(personas.writer.client, url, state_bytes(serial=1)).status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        assert put_state(personas.writer.client, url, state_bytes(serial=2)).status_code == 200
+    statements = _statements(captured.captured_queries)
+    assert [sql.split()[0] for sql in statements] == [
+        "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"
+    ]  # fmt: skip
+    assert len(captured.captured_queries) - len(statements) == 2
+    assert StateVersion.objects.filter(environment__namespace__name=namespace).count() == 2
