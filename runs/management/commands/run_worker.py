@@ -1,6 +1,8 @@
 """`manage.py run_worker`: the process that executes queued runs.
 
-django-tasks-db's `db_worker` takes tasks one at a time; beside it a reaper
+django-tasks-db's worker takes tasks one at a time, woken the moment one
+is queued (runs.wakeup: PostgreSQL's LISTEN/NOTIFY, a read-only poll of
+the queue's index on SQLite) instead of sleeping between looks; beside it a reaper
 thread (`runs.reaper`) runs at start and every ATLAS_RUN_REAP_SECONDS, so a
 run whose worker died is errored and its environment freed even when no
 other process notices (and a notification whose worker died is handed on),
@@ -18,14 +20,16 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 
 from accounts import audit
 from runs import network, reaper, sandbox, workdirs
 from runs.notifications import delivery
 from runs.notifications.worker import DeliveryThread
+from runs.wakeup import WakingWorker
 
 logger = logging.getLogger("atlas.runs")
 RECHECK_SECONDS = 30
@@ -64,11 +68,22 @@ class Command(BaseCommand):
     help = "Execute queued runs until stopped (and reap runs whose worker died)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=0.5)
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=0.5,
+            help="Longest wait between two looks at the queue (seconds)",
+        )
+        parser.add_argument(
+            "--wake-poll",
+            type=float,
+            default=0.05,
+            help="On SQLite, how often an idle worker checks for a queued run (seconds)",
+        )
         parser.add_argument("--worker-id", default=None)
         parser.add_argument("--no-reaper", action="store_true")
 
-    def handle(self, *args, interval, worker_id, no_reaper, **options):
+    def handle(self, *args, interval, wake_poll, worker_id, no_reaper, **options):
         workdirs.sweep()
         workdirs.worker_directory()
         thread = None
@@ -79,18 +94,17 @@ class Command(BaseCommand):
         notifications = DeliveryThread(interval)
         notifications.start()
         self.wait_for_sandbox()
-        extra = {"worker_id": worker_id} if worker_id else {}
         try:
-            self.work(interval, options.get("verbosity", 1), extra)
+            self.work(interval, wake_poll, worker_id or get_random_string(32))
         finally:
             notifications.stop()
             if thread is not None:
                 thread.stopped.set()
 
-    def work(self, interval, verbosity, extra):
-        """Run db_worker, and start it again when the database goes away.
+    def work(self, interval, wake_poll, worker_id):
+        """Run the worker, and start it again when the database goes away.
 
-        db_worker gives up on the first database error (a PostgreSQL restart
+        The worker gives up on the first database error (a PostgreSQL restart
         or failover); a worker should instead wait for the database to come
         back. The task it was executing, if any, is reaped like any other
         whose worker stopped heartbeating.
@@ -98,15 +112,20 @@ class Command(BaseCommand):
         backoff = 1.0
         while True:
             started = time.monotonic()
+            worker = WakingWorker(
+                queue_names=[DEFAULT_TASK_QUEUE_NAME],
+                interval=interval,
+                wake_poll=wake_poll,
+                batch=False,
+                backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+                startup_delay=False,
+                max_tasks=None,
+                worker_id=worker_id,
+                excluded_queue_names=[],
+            )
+            worker.configure_signals()
             try:
-                call_command(
-                    "db_worker",
-                    interval=interval,
-                    reload=False,
-                    startup_delay=False,
-                    verbosity=verbosity,
-                    **extra,
-                )
+                worker.run()
                 return
             except (OperationalError, InterfaceError) as exc:
                 close_old_connections()
