@@ -234,50 +234,73 @@ def _read_header(handle):
     return fixed + rest, key_id, salt, nonce_prefix
 
 
-class BlobReader:
-    """Iterator over a blob's plaintext, one verified segment per item.
+RECORD_SIZE = SEGMENT_SIZE + TAG_SIZE
+# How many segments read_blob reads and decrypts per file read.
+READ_BLOB_SEGMENTS = 16
 
+
+class BlobReader:
+    """Iterator over a blob's plaintext, verified, `segments_per_read` segments per item.
+
+    Each item is one read of that many stored segments, decrypted from
+    slices of the read (no copy) and joined: with 16, a 1.4 MB body is 2
+    file reads and 2 items (2 socket writes for a response) instead of 23.
+    The next read is made before an item is returned, to know whether its
+    last segment is the blob's final one; memory stays at two reads' worth.
     It holds the stored file open until exhausted or closed; Django's
     StreamingHttpResponse calls close() when the response is done.
     """
 
-    def __init__(self, handle, segments):
+    def __init__(self, handle, segments, segments_per_read=1):
         self._handle = handle
         self._segments = segments
+        self._read_size = max(1, segments_per_read) * RECORD_SIZE
         self._index = 0
-        self._record = _read_exact(handle, SEGMENT_SIZE + TAG_SIZE)
+        self._block = _read_exact(handle, self._read_size)
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._record is None:
+        block = self._block
+        if block is None:
             raise StopIteration
         try:
-            record = self._record
-            if len(record) < TAG_SIZE:
+            if not block:
                 raise BlobCorrupt("The blob ends before its final segment.")
-            following = _read_exact(self._handle, SEGMENT_SIZE + TAG_SIZE)
-            final = not following
-            plaintext = self._segments.open(self._index, record, final)
+            # A short read is the end of the blob; after a full one, the next tells.
+            following = (
+                _read_exact(self._handle, self._read_size) if len(block) == self._read_size else b""
+            )
+            view = memoryview(block)
+            plaintexts = []
+            for start in range(0, len(block), RECORD_SIZE):
+                record = view[start : start + RECORD_SIZE]
+                if len(record) < TAG_SIZE:
+                    raise BlobCorrupt("The blob ends before its final segment.")
+                final = not following and start + RECORD_SIZE >= len(block)
+                plaintexts.append(self._segments.open(self._index, record, final))
+                self._index += 1
         except BaseException:
             self.close()
             raise
-        self._index += 1
-        self._record = following
-        if final:
+        if following:
+            self._block = following
+        else:
             self.close()
-            if not plaintext:
-                raise StopIteration
+        plaintext = plaintexts[0] if len(plaintexts) == 1 else b"".join(plaintexts)
+        if not plaintext:
+            raise StopIteration  # an empty blob: its one segment is empty
         return plaintext
 
     def close(self):
-        self._record = None
+        self._block = None
         self._handle.close()
 
 
-def open_blob(name: str, key_id: str | None = None) -> Iterator[bytes]:
-    """The plaintext of blob `name` as verified chunks of up to 64 KiB.
+def open_blob(name: str, key_id: str | None = None, segments_per_read: int = 1) -> Iterator[bytes]:
+    """The plaintext of blob `name` as verified chunks of up to
+    `segments_per_read` times 64 KiB.
 
     The header is read and the key looked up now, so a missing blob
     (FileNotFoundError) or key (UnknownKey) raises before any byte is
@@ -290,7 +313,7 @@ def open_blob(name: str, key_id: str | None = None) -> Iterator[bytes]:
         if key_id is not None and key_id != stored_key_id:
             raise BlobCorrupt(f"Blob key id {stored_key_id!r} is not the expected {key_id!r}.")
         segments = _Segments(header, _master_key(stored_key_id), salt, nonce_prefix)
-        return BlobReader(handle, segments)
+        return BlobReader(handle, segments, segments_per_read)
     except BaseException:
         handle.close()
         raise
@@ -298,7 +321,7 @@ def open_blob(name: str, key_id: str | None = None) -> Iterator[bytes]:
 
 def read_blob(name: str, key_id: str | None = None) -> bytes:
     """The whole plaintext in memory: only for blobs known to be small."""
-    with closing(open_blob(name, key_id)) as chunks:
+    with closing(open_blob(name, key_id, READ_BLOB_SEGMENTS)) as chunks:
         return b"".join(chunks)
 
 

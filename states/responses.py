@@ -5,17 +5,21 @@ from django.http import HttpResponse, StreamingHttpResponse
 from .services import open_version, read_version
 
 # Below this a body is decrypted whole before answering, so a damaged blob
-# is a clean 500. Above it the body streams in 64 KiB pieces, never held
-# whole (also faster: measured 1.4 MB GETs took ~30% less time than with
-# one joined body); a stream cut short is caught by the client's MD5 check.
+# is a clean 500. Above it the body streams, never held whole, in pieces of
+# STREAM_SEGMENTS segments of 64 KiB: one file read and one socket write
+# each (a 1.4 MB body in 2 rather than 23); a stream cut short is caught by
+# the client's MD5 check.
 WHOLE_BELOW = 256 * 1024
+STREAM_SEGMENTS = 16
 
 
 def state_response(version, filename=None):
     if version.size < WHOLE_BELOW:
         response = HttpResponse(read_version(version), content_type="application/json")
     else:
-        response = StreamingHttpResponse(open_version(version), content_type="application/json")
+        response = StreamingHttpResponse(
+            open_version(version, STREAM_SEGMENTS), content_type="application/json"
+        )
         response["Content-Length"] = str(version.size)
     response["Content-MD5"] = version.md5_base64
     response["Cache-Control"] = "no-store"

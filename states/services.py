@@ -261,9 +261,9 @@ def rollback(environment, source, *, user=None, token=None):
     raise RollbackBusy("The state kept changing during the rollback; try again.")
 
 
-def open_version(version):
-    """The plaintext of a version, as verified chunks."""
-    return open_blob(version.blob_name, version.blob_key_id)
+def open_version(version, segments_per_read=1):
+    """The plaintext of a version, as verified chunks of `segments_per_read` segments."""
+    return open_blob(version.blob_name, version.blob_key_id, segments_per_read)
 
 
 def read_version(version):

@@ -103,6 +103,11 @@ def test_roundtrip(size, blob_dir):
     assert blob_exists(info.name)
     assert read_blob(info.name, info.key_id) == data
     assert all(0 < len(chunk) <= SEGMENT_SIZE for chunk in open_blob(info.name))
+    for group in (2, 3, 16):
+        chunks = list(open_blob(info.name, segments_per_read=group))
+        assert b"".join(chunks) == data
+        assert all(0 < len(chunk) <= group * SEGMENT_SIZE for chunk in chunks)
+        assert len(chunks) == -(-size // (group * SEGMENT_SIZE))
     segments = max(1, -(-size // SEGMENT_SIZE))
     header = 4 + 2 + len(info.key_id) + 16 + 7
     assert (blob_dir / info.name).stat().st_size == header + size + segments * TAG_SIZE
@@ -140,11 +145,17 @@ def test_memory_stays_bounded():
         for part in open_blob(info.name):
             digest.update(part)
         _, read_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        grouped = hashlib.sha256()
+        for part in open_blob(info.name, segments_per_read=16):
+            grouped.update(part)
+        _, grouped_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert digest.hexdigest() == info.sha256_hex
+    assert digest.hexdigest() == grouped.hexdigest() == info.sha256_hex
     assert write_peak < 6 * 1024 * 1024
     assert read_peak < 2 * 1024 * 1024
+    assert grouped_peak < 6 * 1024 * 1024  # two reads of 16 segments, one joined item
 
 
 def tampered(blob_dir, name, change):
@@ -157,7 +168,8 @@ def header_size(name):
 
 
 @pytest.mark.parametrize("where", ["salt", "segment", "tag", "last"])
-def test_flipped_byte_is_detected(blob_dir, where):
+@pytest.mark.parametrize("group", [1, 16])
+def test_flipped_byte_is_detected(blob_dir, where, group):
     info = write_blob("t", [os.urandom(3 * SEGMENT_SIZE + 10)])
     head = header_size(info.name)
     offset = {"salt": head - 20, "segment": head + 100, "tag": head + RECORD - 1, "last": -1}
@@ -170,7 +182,7 @@ def test_flipped_byte_is_detected(blob_dir, where):
 
     tampered(blob_dir, info.name, flip)
     with pytest.raises(BlobCorrupt):
-        read_blob(info.name)
+        b"".join(open_blob(info.name, segments_per_read=group))
 
 
 def test_corruption_surfaces_only_when_reached(blob_dir):
@@ -203,12 +215,13 @@ def swap_first_segments(data, head):
         pytest.param(lambda d, h: d[:4] + b"\x02" + d[5:], id="version"),
     ],
 )
-def test_truncation_and_reordering_are_detected(blob_dir, change):
+@pytest.mark.parametrize("group", [1, 2, 5, 16])
+def test_truncation_and_reordering_are_detected(blob_dir, change, group):
     info = write_blob("t", [os.urandom(4 * SEGMENT_SIZE + 100)])
     head = header_size(info.name)
     tampered(blob_dir, info.name, lambda d: change(d, head))
     with pytest.raises(BlobCorrupt):
-        read_blob(info.name)
+        b"".join(open_blob(info.name, segments_per_read=group))
 
 
 def test_segments_of_another_blob_are_rejected(blob_dir):
