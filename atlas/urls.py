@@ -10,9 +10,11 @@ from atlas import views
 from atlas.api.discovery import PingView, discovery
 
 api_v1 = [
+    # The state first: Terraform's every command reads it, and Django tries
+    # the patterns in order (no other app's pattern starts with terraform/).
+    path("", include(("states.api.urls", "states"), namespace="states-api")),
     path("", include(("accounts.api.urls", "accounts"), namespace="accounts-api")),
     path("", include(("environments.api.urls", "environments"), namespace="environments-api")),
-    path("", include(("states.api.urls", "states"), namespace="states-api")),
     path("", include(("runs.api.urls", "runs"), namespace="runs-api")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
 ]

@@ -8,7 +8,9 @@ alternating rounds. Each run is queued the way the API queues one
 at a random point of its wait; Terraform is the tests' stand-in
 (runs/tests/fake_terraform.sh) planning no changes, so the figures are the
 queue's and the worker's own, not Terraform's. Times are the run's own
-timestamps: `created_at` → `planning_at` → `planned_and_finished_at`.
+timestamps: `created_at` → `planning_at` → `planned_and_finished_at`, and
+the moment `queue_run` returned (its transaction, which enqueued the task,
+committed) → `planning_at`: the worker's own share.
 """
 
 import argparse
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import common
@@ -56,11 +59,12 @@ def stop_worker(process):
 
 
 def one_run(environment, user, version, timeout=60):
-    """(queue → planning, queue → planned) in milliseconds."""
+    """(queue → planning, queue → planned, committed → planning) in milliseconds."""
     from runs.models import Run, Status
     from runs.queue import queue_run
 
     run = queue_run(environment, user, version=version)
+    committed = datetime.now(UTC)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = Run.objects.values("status", "planning_at", "planned_and_finished_at").get(pk=run.pk)
@@ -69,6 +73,7 @@ def one_run(environment, user, version, timeout=60):
             return (
                 (row["planning_at"] - queued).total_seconds() * 1000,
                 (row["planned_and_finished_at"] - queued).total_seconds() * 1000,
+                (row["planning_at"] - committed).total_seconds() * 1000,
             )
         if row["status"] in (Status.ERRORED, Status.CANCELED):
             raise RuntimeError(f"run {run.pk} ended {row['status']}")
@@ -110,7 +115,9 @@ def main():
         user.save()
         environment = Environment.objects.create(namespace=user.namespace, name="runs")
         version = finished_version(environment, NO_CHANGES)
-        times = {name: {"planning": [], "planned": []} for name in WORKERS}
+        times = {
+            name: {"planning": [], "planned": [], "planning_after_commit": []} for name in WORKERS
+        }
         for _round in range(args.rounds):
             for name, command in WORKERS.items():
                 worker = start_worker(env, command)
@@ -118,14 +125,15 @@ def main():
                     one_run(environment, user, version)  # warm-up: the worker has started
                     for _ in range(args.runs):
                         time.sleep(random.uniform(0.3, 0.8))  # idle at a random point
-                        planning, planned = one_run(environment, user, version)
+                        planning, planned, after_commit = one_run(environment, user, version)
                         times[name]["planning"].append(planning)
                         times[name]["planned"].append(planned)
+                        times[name]["planning_after_commit"].append(after_commit)
                 finally:
                     stop_worker(worker)
     results = {
         name: {
-            f"queue_to_{stage}_ms": {
+            f"{stage}_ms": {
                 "p50": percentile(values, 0.5),
                 "p95": percentile(values, 0.95),
                 "min": min(values),

@@ -85,6 +85,9 @@ def queue_run(
     source = source or Source.API
     if terraform_version is None:
         terraform_version = versions.for_run(environment, tfe=source == Source.TFE_CLI)
+    # One transaction, one commit (each costs a disk flush): the run, its
+    # first log line and, when the environment is free, its task, which a
+    # waiting worker is woken for at that commit.
     with transaction.atomic():
         run = Run.objects.create(
             environment=environment,
@@ -108,8 +111,8 @@ def queue_run(
         )
         if speculative:
             enqueue(run)
-    if not speculative:
-        advance(environment.pk)
+        else:
+            advance(environment.pk)
     run.refresh_from_db()
     return run
 
