@@ -7,10 +7,11 @@ from .services import open_version, read_version
 # Below this a body is decrypted whole before answering, so a damaged blob
 # is a clean 500. Above it the body streams, never held whole, in pieces of
 # STREAM_SEGMENTS segments of 64 KiB: one file read and one socket write
-# each (a 1.4 MB body in 2 rather than 23); a stream cut short is caught by
-# the client's MD5 check.
+# each (a 1.4 MB body in 6 rather than 23; larger pieces cost more CPU, see
+# atlas.blobs.READ_BLOB_SEGMENTS); a stream cut short is caught by the
+# client's MD5 check.
 WHOLE_BELOW = 256 * 1024
-STREAM_SEGMENTS = 16
+STREAM_SEGMENTS = 4
 
 
 def state_response(version, filename=None):
