@@ -12,6 +12,7 @@ others, CPU per request much less.
 """
 
 import argparse
+import contextlib
 import socket
 import tempfile
 import threading
@@ -70,6 +71,12 @@ def main():
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--before",
+        default="",
+        help="a checkout of an earlier version (`git archive REF | tar -x -C DIR`): "
+        "its server is measured too, as `before`, on the same data",
+    )
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-get-") as tmp:
@@ -89,11 +96,17 @@ def main():
                     minimal,
                     minimal_m,
                 ),
+                contextlib.ExitStack() as stack,
             ):
+                before = None
+                if args.before:
+                    before = stack.enter_context(
+                        common.serving("atlas.wsgi:application", env, args.workers, cwd=args.before)
+                    )
                 headers = {"Content-Type": "application/json"}
                 status, _ = common.request(port, "PUT", path, token, body, headers)
                 assert status == 200, status
-                for target in (port, bare, minimal):
+                for target in (port, bare, minimal, *([before[0]] if before else [])):
                     status, answer = common.request(target, "GET", path, token)
                     assert status == 200 and answer == body, (target, status)
                 request = (
@@ -105,6 +118,8 @@ def main():
                     "bare": (bare, common.worker_pids(bare_m)),
                     "minimal_drf": (minimal, common.worker_pids(minimal_m)),
                 }
+                if before:
+                    targets["before"] = (before[0], common.worker_pids(before[1]))
                 rates = {name: [] for name in targets}
                 cpu = {name: [] for name in targets}
                 for target, _pids in targets.values():  # warm-up
@@ -129,6 +144,8 @@ def main():
                 cpu_median["server"] / cpu_median["minimal_drf"]
             )
             summary["cpu_minimal_drf_over_bare"] = cpu_median["minimal_drf"] / cpu_median["bare"]
+            if "before" in cpu_median:
+                summary["cpu_server_over_before"] = cpu_median["server"] / cpu_median["before"]
             results[str(len(body))] = summary
             print(
                 f"{len(body)} bytes, CPU ms per request (median): "
