@@ -19,14 +19,19 @@ class RoutingClientHandler:
     """Token API calls to the short stack, everything else to the web's."""
 
     def __init__(self, web):
-        self.web = web
-        self.api = TokenAPIClientHandler(enforce_csrf_checks=web.enforce_csrf_checks)
+        self.__dict__["web"] = web
+        self.__dict__["api"] = TokenAPIClientHandler(enforce_csrf_checks=web.enforce_csrf_checks)
 
     def __call__(self, environ):
         return (self.api if carries_token(environ) else self.web)(environ)
 
     def __getattr__(self, name):
         return getattr(self.web, name)
+
+    def __setattr__(self, name, value):
+        # `force_authenticate` sets the user on the handler: on both.
+        setattr(self.web, name, value)
+        setattr(self.api, name, value)
 
 
 def routing_api_client():

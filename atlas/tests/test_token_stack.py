@@ -125,3 +125,11 @@ def test_the_short_stack_really_serves_token_calls(personas):
     browser = client.get("/api/v1/user")
     assert browser.status_code == 401
     assert hasattr(browser.wsgi_request, "session")  # the web's stack, for the session
+
+
+def test_force_authenticate_reaches_both_stacks(personas):
+    client = routing_api_client()
+    client.force_authenticate(user=personas.reader.user)
+    assert client.get("/api/v1/user").json()["username"] == "reader"
+    with_header = client.get("/api/v1/user", HTTP_X_ATLAS_TOKEN=personas.reader.token)
+    assert with_header.json()["username"] == "reader"
