@@ -40,6 +40,16 @@ IN_VIEW = """
 AT_END = "(log) => log.scrollHeight - log.scrollTop - log.clientHeight <= 24"
 
 
+def wait_at_end(page, timeout=5_000):
+    """Wait until the plan log shows its end (it is scrolled right after a
+    piece of log is swapped in, not in the same instant)."""
+    page.wait_for_function(
+        "() => { const log = document.querySelector('#plan-log');"
+        " return log.scrollHeight - log.scrollTop - log.clientHeight <= 24; }",
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def close_connections():
     """While Playwright's loop runs, the test's queries get a connection of
@@ -145,14 +155,14 @@ def test_a_run_page_follows_a_streaming_log_and_updates_its_header_when_the_run_
     workers.start(ATLAS_TERRAFORM_BIN=str(FAKE_TERRAFORM))
     for page in pages:
         page.locator("#plan-log", has_text="item[40]").wait_for(timeout=60_000)
-        assert page.locator("#plan-log").evaluate(AT_END)  # it follows the end
+        wait_at_end(page)  # it follows the end
     # Scrolling up stops the following, and offers the way back.
     desk.locator("#plan-log").evaluate("(log) => { log.scrollTop = 0; }")
     desk.locator("[data-follow-jump]").wait_for()
     for page in pages:
         page.locator("#plan-log", has_text="item[120]").wait_for(timeout=30_000)
     assert desk.locator("#plan-log").evaluate("(log) => log.scrollTop") == 0
-    assert phone.locator("#plan-log").evaluate(AT_END)
+    wait_at_end(phone)
 
     for page in pages:
         page.locator('#run-status-title [data-run-status="planned_and_finished"]').wait_for(

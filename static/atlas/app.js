@@ -130,9 +130,13 @@
   function atEnd(log) {
     return log.scrollHeight - log.scrollTop - log.clientHeight <= SLACK;
   }
+  // The position this script last scrolled a log to: a scroll event is
+  // dispatched later, when more text may have arrived, and must not read as
+  // the reader scrolling up.
   function follow(log) {
     if (log.dataset.following === "no") return;
     log.scrollTop = log.scrollHeight;
+    log.dataset.followedTo = String(log.scrollTop);
   }
   function setUpLog(log) {
     if (log.dataset.followReady) return;
@@ -140,7 +144,9 @@
     log.dataset.following = "yes";
     follow(log);
     log.addEventListener("scroll", function () {
-      var following = atEnd(log);
+      var followedTo = log.dataset.followedTo;
+      var following = atEnd(log) || (followedTo !== "" && log.scrollTop >= Number(followedTo));
+      if (!following) log.dataset.followedTo = "";
       log.dataset.following = following ? "yes" : "no";
       var jump = document.querySelector('[data-follow-jump="' + log.id + '"]');
       if (jump) jump.hidden = following;
@@ -151,7 +157,7 @@
     if (!jump) return;
     var log = document.getElementById(jump.dataset.followJump);
     log.dataset.following = "yes";
-    log.scrollTop = log.scrollHeight;
+    follow(log);
     jump.hidden = true;
     log.focus();
   });
