@@ -49,6 +49,13 @@ def view_streams_body(view_func, method):
     return getattr(getattr(view_class, name, None), "streams_body", False)
 
 
+def declared_length(meta):
+    """The request's Content-Length as an int, or None when it is absent or
+    not a non-negative integer (the body is then read to its end, bounded)."""
+    declared = (meta.get("CONTENT_LENGTH") or "").strip()
+    return int(declared) if declared.isascii() and declared.isdigit() else None
+
+
 def too_large_message(limit):
     return f"The body is larger than this server's limit of {limit} bytes."
 

@@ -19,7 +19,7 @@ from accounts.models import Level
 from atlas.api.envelopes import unwrap
 from atlas.api.links import absolute_url
 from atlas.api.pagination import envelope_pagination
-from atlas.bodies import streams_body
+from atlas.bodies import declared_length, streams_body
 
 from .. import services
 from ..lookup import ENVIRONMENT, saved
@@ -187,13 +187,7 @@ class UploadView(APIView):
     def put(self, request, secret):
         raw = request._request
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            length = None
-        if length is not None and length < 0:
-            length = None
-        try:
-            version = services.receive_upload(secret, raw.read, length)
+            version = services.receive_upload(secret, raw.read, declared_length(request.META))
         except services.UploadError as exc:
             raise UploadError(exc) from None
         return Response(progress_body(version))

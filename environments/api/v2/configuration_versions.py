@@ -18,7 +18,7 @@ from accounts.access import ANYONE, Target, declares, require_level, rule
 from accounts.models import Level
 from atlas.api.jsonapi import V2View, body_data, json_error, relation, resource, timestamp
 from atlas.api.links import absolute_url
-from atlas.bodies import streams_body
+from atlas.bodies import declared_length, streams_body
 
 from ... import services
 from ...lookup import WORKSPACE
@@ -132,13 +132,7 @@ def upload(request, secret):
     if request.method != "PUT":
         return json_error(405, "Upload with PUT.")
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        length = None
-    if length is not None and length < 0:
-        length = None
-    try:
-        services.receive_upload(secret, request.read, length)
+        services.receive_upload(secret, request.read, declared_length(request.META))
     except services.UploadError as exc:
         return json_error(exc.status, exc.message)
     return HttpResponse(status=200)
