@@ -13,12 +13,14 @@ UI call the actions below (`confirm`, `discard`, `cancel`), never
     any status that is not final ─> canceled | errored
 """
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
 
-from .models import Run, Status
+from .models import Run, Source, Status
 
 TERMINAL = frozenset(
     {
@@ -30,6 +32,11 @@ TERMINAL = frozenset(
     }
 )
 ACTIVE = frozenset(set(Status.values) - TERMINAL)
+# `terraform apply` through the TFE API polls its plan's log up to 2 s apart
+# and, once the log has ended, reads the run: a run that already ended by
+# then (an apply that failed within seconds) is reported without its apply
+# log. Auto-applying such a run waits this long, so the CLI sees it applying.
+CLI_AUTO_APPLY_GRACE = timedelta(seconds=3)
 RUNNING = frozenset({Status.PLANNING, Status.APPLYING})
 
 TRANSITIONS = {
@@ -141,7 +148,7 @@ def confirm(run, user=None, auto=False):
         ):
             raise TransitionRefused(run, "confirm")
         _audit(run, "run.confirm", user, {"auto": True} if auto else None)
-        enqueue(run)
+        enqueue(run, CLI_AUTO_APPLY_GRACE if auto and run.source == Source.TFE_CLI else None)
     return run
 
 

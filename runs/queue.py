@@ -117,12 +117,14 @@ def queue_run(
     return run
 
 
-def enqueue(run):
+def enqueue(run, delay=None):
     """Enqueue the task of the run's next phase (call inside the transaction
-    that made the run ready for it)."""
+    that made the run ready for it), to start no sooner than `delay` (a
+    timedelta) from now if given."""
     from .tasks import execute_run
 
-    result = execute_run.enqueue(run.pk)
+    task = execute_run if delay is None else execute_run.using(run_after=timezone.now() + delay)
+    result = task.enqueue(run.pk)
     Run.objects.filter(pk=run.pk).update(task_id=str(result.id))
     run.task_id = str(result.id)
     return result

@@ -187,6 +187,10 @@ def run_live(request, environment, level, run_id):
         context["state_serials"] = _state_versions(run)
     shown = request.GET.get("shown", run.status)
     if shown != run.status:
+        # The environment was read before the run: read its lock again, or a
+        # run that ended in between shows its final status under a header
+        # still locked by it (and a finished panel polls no more).
+        environment.refresh_from_db()
         was = Run(status=shown)
         context["changed"] = True
         context["logs"] = [box for box in _log_boxes(run) if not log_may_grow(was, box["phase"])]
