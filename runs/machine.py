@@ -32,11 +32,14 @@ TERMINAL = frozenset(
     }
 )
 ACTIVE = frozenset(set(Status.values) - TERMINAL)
-# `terraform apply` through the TFE API polls its plan's log up to 2 s apart
-# and, once the log has ended, reads the run: a run that already ended by
-# then (an apply that failed within seconds) is reported without its apply
-# log. Auto-applying such a run waits this long, so the CLI sees it applying.
-CLI_AUTO_APPLY_GRACE = timedelta(seconds=3)
+# `terraform apply` through the TFE API reads its plan's log up to 2 s apart,
+# reads the plan once more after the log's end, then reads the run, and stops
+# at a run that has already ended: an apply that failed within seconds would
+# be reported without its apply log. So an auto-applied CLI run starts its
+# apply this long after its plan, a margin over those reads on a loaded
+# machine. (The CLI's earlier reads of the run, before it streams the plan,
+# cannot tell us that it has seen the plan's end.)
+CLI_AUTO_APPLY_GRACE = timedelta(seconds=8)
 RUNNING = frozenset({Status.PLANNING, Status.APPLYING})
 
 TRANSITIONS = {
