@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from . import sandbox
 from .models import Run
+from .outage import reconnect
 
 logger = logging.getLogger("atlas.runs")
 
@@ -84,7 +85,7 @@ class Heartbeat(threading.Thread):
                     self.watch()
                 except DatabaseError:
                     logger.warning("Heartbeat of run %s failed; retrying", self.run_id)
-                    connection.close()  # the next beat opens a new connection
+                    reconnect()  # the next beat opens a new connection
         finally:
             connection.close()
 
