@@ -1,14 +1,17 @@
 """Authenticated GET of a state: the real server against a bare WSGI app.
 
-Both run under the same gunicorn settings (sync workers, same count); the
+All run under the same gunicorn settings (sync workers, same count); the
 bare app (bench/bare_wsgi.py) checks the X-Atlas-Token header and returns
-the same bytes with their MD5. Clients are threads with raw sockets sending
-a prepared request and reading to the end (sync workers close each
-connection), so the client costs little. Rounds alternate between the two
-servers. Each round reports requests per second and the CPU time per
-request of the serving workers (their user + system time from /proc over
-the requests served): on a shared machine requests/s moves with the load of
-others, CPU per request much less.
+the same bytes with their MD5; bench/bare_decrypt.py does the same from the
+state's encrypted blob, read and decrypted as the server does; the
+framework floor (bench/minimal_drf.py) is a DRF view with one token query.
+Clients are threads with raw sockets sending a prepared request and
+reading to the end (sync workers close each connection), so the client
+costs little. Rounds alternate between the servers. Each round reports
+requests per second and the CPU time per request of the serving workers
+(their user + system time from /proc over the requests served): on a
+shared machine requests/s moves with the load of others, CPU per request
+much less.
 """
 
 import argparse
@@ -64,6 +67,25 @@ def measure(port, pids, request_bytes, expected_length, seconds, clients):
     return requests / elapsed, (common.cpu_seconds(pids) - before) / requests * 1000
 
 
+HEAD_BLOB = """
+from states.models import EnvironmentState
+head = EnvironmentState.objects.get(environment__name="s{size}").head
+print(head.blob_name, head.blob_key_id, head.size, head.md5)
+"""
+
+
+def head_blob(env, size):
+    """The stored blob of state `s<size>`, as bare_decrypt.py reads it."""
+    output = common.manage(env, "shell", "-c", HEAD_BLOB.format(size=size))
+    name, key_id, length, md5 = output.split()[-4:]
+    return {
+        "BENCH_BLOB_NAME": name,
+        "BENCH_BLOB_KEY": key_id,
+        "BENCH_BLOB_SIZE": length,
+        "BENCH_BLOB_MD5": md5,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000000,1400000,10000", help="state sizes in bytes")
@@ -89,12 +111,21 @@ def main():
             path = f"/api/v1/terraform/state/bench/s{size}"
             bare_env = {**env, "BENCH_TOKEN": token, "BENCH_BODY": str(body_path)}
             minimal_env = {**bare_env, "DJANGO_SETTINGS_MODULE": "bench.minimal_drf"}
+            with common.serving("atlas.wsgi:application", env, args.workers) as (port, master):
+                headers = {"Content-Type": "application/json"}
+                status, _ = common.request(port, "PUT", path, token, body, headers)
+                assert status == 200, status
+            decrypt_env = {**bare_env, **head_blob(env, size)}
             with (
                 common.serving("atlas.wsgi:application", env, args.workers) as (port, master),
                 common.serving("bench.bare_wsgi:app", bare_env, args.workers) as (bare, bare_m),
                 common.serving("bench.minimal_drf:application", minimal_env, args.workers) as (
                     minimal,
                     minimal_m,
+                ),
+                common.serving("bench.bare_decrypt:app", decrypt_env, args.workers) as (
+                    decrypt,
+                    decrypt_m,
                 ),
                 contextlib.ExitStack() as stack,
             ):
@@ -103,10 +134,7 @@ def main():
                     before = stack.enter_context(
                         common.serving("atlas.wsgi:application", env, args.workers, cwd=args.before)
                     )
-                headers = {"Content-Type": "application/json"}
-                status, _ = common.request(port, "PUT", path, token, body, headers)
-                assert status == 200, status
-                for target in (port, bare, minimal, *([before[0]] if before else [])):
+                for target in (port, bare, minimal, decrypt, *([before[0]] if before else [])):
                     status, answer = common.request(target, "GET", path, token)
                     assert status == 200 and answer == body, (target, status)
                 request = (
@@ -117,6 +145,7 @@ def main():
                     "server": (port, common.worker_pids(master)),
                     "bare": (bare, common.worker_pids(bare_m)),
                     "minimal_drf": (minimal, common.worker_pids(minimal_m)),
+                    "bare_decrypt": (decrypt, common.worker_pids(decrypt_m)),
                 }
                 if before:
                     targets["before"] = (before[0], common.worker_pids(before[1]))
@@ -144,6 +173,9 @@ def main():
                 cpu_median["server"] / cpu_median["minimal_drf"]
             )
             summary["cpu_minimal_drf_over_bare"] = cpu_median["minimal_drf"] / cpu_median["bare"]
+            summary["cpu_server_over_bare_decrypt"] = (
+                cpu_median["server"] / cpu_median["bare_decrypt"]
+            )
             if "before" in cpu_median:
                 summary["cpu_server_over_before"] = cpu_median["server"] / cpu_median["before"]
             results[str(len(body))] = summary
@@ -151,7 +183,8 @@ def main():
                 f"{len(body)} bytes, CPU ms per request (median): "
                 + ", ".join(f"{name} {value:.3f}" for name, value in cpu_median.items())
                 + f"; server/bare {summary['cpu_server_over_bare']:.2f}, "
-                f"server/minimal DRF {summary['cpu_server_over_minimal_drf']:.2f}",
+                f"server/minimal DRF {summary['cpu_server_over_minimal_drf']:.2f}, "
+                f"server/bare+decrypt {summary['cpu_server_over_bare_decrypt']:.2f}",
                 flush=True,
             )
     common.emit(

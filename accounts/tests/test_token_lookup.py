@@ -41,7 +41,7 @@ def test_a_valid_token_is_found_with_its_user_and_namespace_in_one_query(
     assert token.read_only is False
     assert token.kind == Token.Kind.USER
     assert token.last_used_at is not None and token.last_used_at.tzinfo is not None
-    assert tokens._compiled_lookup() is not None  # the compiled path, not the ORM's
+    assert tokens._compiled_lookup(connection) is not None  # the compiled path, not the ORM's
 
 
 def test_the_compiled_lookup_reads_what_the_orm_reads(user):

@@ -1,18 +1,35 @@
-"""API test clients that take the stack production takes (atlas.handlers).
+"""API test clients that take the path production takes (atlas.handlers).
 
 Django's test client runs every request through settings.MIDDLEWARE; the
-WSGI application sends /api/ calls that carry a token through the shorter
-token API stack instead. These clients do the same, so the API's tests
-exercise what serves those calls.
+WSGI application sends /api/ calls that carry a token to the fast path
+(atlas.fastpath) and, where it declines, through the shorter token API
+stack. These clients do the same, so the API's tests exercise what serves
+those calls.
 """
 
 from rest_framework.test import APIClient, ForceAuthClientHandler
 
-from atlas.handlers import TokenAPIStack, carries_token
+from atlas.fastpath import FastPath
+from atlas.handlers import FAST_ROUTES, TokenAPIStack, api_middleware, carries_token
 
 
 class TokenAPIClientHandler(TokenAPIStack, ForceAuthClientHandler):
-    """The test client's handler with the token API stack."""
+    """The test client's handler with the fast path and the token API stack.
+
+    The fast path answers from the environ, after the request_started
+    signal, as in production (atlas.handlers.AtlasWSGIApplication).
+    """
+
+    def load_middleware(self, is_async=False):
+        super().load_middleware(is_async)
+        self.fast = FastPath(FAST_ROUTES, api_middleware())
+
+    def get_response(self, request):
+        if self._force_user is None and self._force_token is None:
+            response = self.fast.answer(request.environ)
+            if response is not None:
+                return response
+        return super().get_response(request)
 
 
 class RoutingClientHandler:

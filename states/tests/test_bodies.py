@@ -161,7 +161,7 @@ def test_the_compiled_head_lookup_finds_what_the_orm_finds(personas, network, ro
     put_state(personas.outsider.client, "/api/v1/terraform/state/outsider/mine", state_bytes())
     user = getattr(personas, role).user
     username, name = path.split("/")
-    assert selectors._compiled_head_query() is not None
+    assert selectors._compiled_head_query(connection) is not None
     fast = selectors.readable_head(user, username, name)
     row = next(iter(selectors._head_queryset(user, username, name)), None)
     assert (fast.pk if fast else None) == (row[0] if row else None)
