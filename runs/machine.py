@@ -35,10 +35,11 @@ ACTIVE = frozenset(set(Status.values) - TERMINAL)
 # `terraform apply` through the TFE API reads its plan's log up to 2 s apart,
 # reads the plan once more after the log's end, then reads the run, and stops
 # at a run that has already ended: an apply that failed within seconds would
-# be reported without its apply log. So an auto-applied CLI run starts its
-# apply this long after its plan, a margin over those reads on a loaded
-# machine. (The CLI's earlier reads of the run, before it streams the plan,
-# cannot tell us that it has seen the plan's end.)
+# be reported without its apply log. So an auto-applied CLI run's apply is
+# queued to start this long after its plan, and released at once when the
+# CLI, having read the plan's log to its end, reads the run or the apply
+# (`release_followed_apply`): it has then seen the run before its apply.
+# The grace is only the fallback for a CLI that stopped following.
 CLI_AUTO_APPLY_GRACE = timedelta(seconds=8)
 RUNNING = frozenset({Status.PLANNING, Status.APPLYING})
 
@@ -153,6 +154,30 @@ def confirm(run, user=None, auto=False):
         _audit(run, "run.confirm", user, {"auto": True} if auto else None)
         enqueue(run, CLI_AUTO_APPLY_GRACE if auto and run.source == Source.TFE_CLI else None)
     return run
+
+
+def holds_apply_for_cli(run):
+    """Whether the run's apply waits for the CLI to follow it (CLI_AUTO_APPLY_GRACE)."""
+    return run.status == Status.CONFIRMED and run.auto_applied and run.source == Source.TFE_CLI
+
+
+def plan_log_read(run):
+    """The plan's log was read to its end through its log URL: recorded once."""
+    if run.plan_log_read_at is None and run.source == Source.TFE_CLI:
+        now = timezone.now()
+        Run.objects.filter(pk=run.pk, plan_log_read_at__isnull=True).update(plan_log_read_at=now)
+        run.plan_log_read_at = now
+
+
+def release_followed_apply(run):
+    """Start a held apply now if the CLI, having read the plan's log to its end,
+    reads the run or its apply (call once the answer it reads is built): it
+    has then taken its look at the plan phase. True if released."""
+    from .queue import release_now
+
+    if run.plan_log_read_at is None or not holds_apply_for_cli(run):
+        return False
+    return release_now(run)
 
 
 def _audit(run, action, user, after=None):

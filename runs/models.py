@@ -110,6 +110,9 @@ class Run(models.Model):
     worker_id = models.CharField(max_length=64, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # When the plan's log was read to its end through its log URL (the CLI
+    # following the run): see runs.machine.CLI_AUTO_APPLY_GRACE.
+    plan_log_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Tokens issued to Terraform for this run; all revoked when it ends.
     tokens = models.ManyToManyField("accounts.Token", blank=True, related_name="+")
 

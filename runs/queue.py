@@ -130,6 +130,28 @@ def enqueue(run, delay=None):
     return result
 
 
+def release_now(run):
+    """Make the run's queued task, held by a `delay` at enqueue, ready now and
+    wake the workers. True if a held task was released."""
+    from django_tasks_db.models import DBTaskResult, TaskResultStatus, get_date_max
+
+    from .wakeup import notify_enqueued
+
+    if not run.task_id:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        released = DBTaskResult.objects.filter(
+            pk=run.task_id,
+            status=TaskResultStatus.READY,
+            run_after__gt=now,
+            run_after__lt=get_date_max(),  # the queue's "no delay"
+        ).update(run_after=now)
+        if released:
+            notify_enqueued(sender=None, task_result=None)
+    return bool(released)
+
+
 def advance(environment_id):
     """Start the environment's oldest pending run if nothing holds it.
 

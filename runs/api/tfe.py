@@ -176,7 +176,11 @@ class RunView(V2View):
     access_rule = rule(TFE_RUN, GET=Level.READ)
 
     def get(self, request, run_id):
-        return Response({"data": run_resource(self.run, self.level)})
+        data = run_resource(self.run, self.level)
+        # After the plan's log's end, a read of the run is the CLI's last look
+        # at the plan phase: the apply may start (this answer already built).
+        machine.release_followed_apply(self.run)
+        return Response({"data": data})
 
 
 class RunEventsView(V2View):
@@ -235,7 +239,10 @@ class ApplyView(V2View):
     access_rule = rule(APPLY, GET=Level.READ)
 
     def get(self, request, apply_id):
-        return Response({"data": apply_resource(request, self.run)})
+        data = apply_resource(request, self.run)
+        # The CLI follows the apply: it is past its look at the plan phase.
+        machine.release_followed_apply(self.run)
+        return Response({"data": data})
 
 
 def _waiting(namespace):
@@ -325,4 +332,8 @@ def log(request, token):
     body = prefix[offset:] + data
     if finished and offset <= len(prefix) + size:
         body += ETX
+        if phase == Phase.PLAN and len(body) <= limit:
+            machine.plan_log_read(run)  # the reader has the whole plan log
+    if phase == Phase.APPLY:
+        machine.release_followed_apply(run)  # the CLI follows the apply
     return HttpResponse(body[:limit], content_type="text/plain")

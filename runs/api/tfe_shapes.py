@@ -105,13 +105,23 @@ def _counts(run):
     }
 
 
+def run_status(run):
+    """The run's status in TFE's words. An auto-applied run waiting for its
+    apply is `apply_queued`, as TFE says: Terraform's CLI waits for the plan
+    to start while a run is `pending` or `confirmed`, so `confirmed` would
+    hold it back from following the plan until the apply had begun."""
+    if run.status == Status.CONFIRMED and run.auto_applied:
+        return "apply_queued"
+    return str(run.status)
+
+
 def run_resource(run, level):
     write = at_least(level, Level.WRITE)
     status = run.status
     confirmable = status in ACTIONS["confirm"] and not run.speculative
     auto_apply = run.environment.auto_apply if run.auto_apply is None else run.auto_apply
     attributes = {
-        "status": status,
+        "status": run_status(run),
         "message": run.message or "",
         "source": "tfe-api" if run.source == "tfe-cli" else str(run.source),
         "is-destroy": run.destroy,

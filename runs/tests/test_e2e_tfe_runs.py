@@ -9,6 +9,7 @@ import signal
 import threading
 
 import pytest
+from django_tasks_db.models import DBTaskResult
 
 from atlas.testing.terraform import CACHE, Terraform
 from environments import services
@@ -177,6 +178,11 @@ def test_plan_then_apply_with_cloud_block_run_on_the_worker(live, personas, tfe_
     assert 'greeting = "hi there"' in applied.stdout
     run = latest_run()
     assert (run.status, run.speculative, run.auto_applied) == (Status.APPLIED, False, True)
+    # The apply started when the CLI had read the plan's end and then the run,
+    # not at the end of the grace that covers a CLI that stops following.
+    apply_task = DBTaskResult.objects.get(id=run.task_id)
+    assert run.plan_log_read_at is not None
+    assert apply_task.run_after < run.confirmed_at + machine.CLI_AUTO_APPLY_GRACE
     head = StateVersion.objects.filter(environment=environment).order_by("-serial").first()
     assert head is not None and head.run_id == str(run.pk)
     # The run variable reached the run, and is stored only sealed.

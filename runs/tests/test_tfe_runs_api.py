@@ -2,7 +2,11 @@
 upload URLs, runs and their actions, plans, applies, logs, the queue, and
 who may do what."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 from rest_framework.test import APIClient
 
 from accounts.models import Token
@@ -424,3 +428,77 @@ def test_a_run_without_a_version_takes_the_latest_uploaded_one(personas):
     response = writer.post("/api/v2/runs", run_body(env), "json")
     assert response.status_code == 201
     assert Run.objects.get().configuration_version == version
+
+
+def _held_until(run):
+    return DBTaskResult.objects.get(id=Run.objects.get(pk=run.pk).task_id).run_after
+
+
+def _auto_confirmed(env, source):
+    from runs import machine
+
+    run = RunFactory(environment=env, status=Status.PLANNED, source=source, has_changes=True)
+    append_text(run, "plan", "Plan: 1 to add.\n")
+    return machine.confirm(run, auto=True)
+
+
+def test_an_auto_applied_cli_run_applies_once_the_cli_has_read_its_plans_end(personas):
+    env = environment()
+    run = _auto_confirmed(env, Source.TFE_CLI)
+    held = _held_until(run)
+    assert held > timezone.now() + timedelta(seconds=5)  # the grace, as the fallback
+    writer = v2(personas.writer.token)
+    # The CLI's reads before the plan's end release nothing.
+    # `apply_queued`, as TFE says: the CLI waits for the plan while a run is `confirmed`.
+    assert writer.get(f"/api/v2/runs/run-{run.pk}").json()["data"]["attributes"]["status"] == (
+        "apply_queued"
+    )
+    url = f"/api/v2/run-logs/{log_token(run, 'plan')}"
+    assert APIClient().get(url, {"offset": 0, "limit": 5}).content == b"\x02Plan"  # not the end
+    assert writer.get(f"/api/v2/runs/run-{run.pk}").status_code == 200
+    assert _held_until(run) == held
+    assert Run.objects.get(pk=run.pk).plan_log_read_at is None
+    # The end of the plan's log, then the run: the apply is ready now.
+    assert APIClient().get(url, {"offset": 5, "limit": 100}).content.endswith(b"\x03")
+    assert Run.objects.get(pk=run.pk).plan_log_read_at is not None
+    answer = writer.get(f"/api/v2/runs/run-{run.pk}").json()["data"]["attributes"]
+    assert answer["status"] == "apply_queued"  # built before the release
+    assert _held_until(run) <= timezone.now()
+
+
+def test_only_a_held_cli_apply_is_released(personas):
+    env = environment()
+    api_run = _auto_confirmed(env, Source.API)
+    assert _held_until(api_run) == get_date_max()  # never held: ready at once
+    url = f"/api/v2/run-logs/{log_token(api_run, 'plan')}"
+    assert APIClient().get(url).content.endswith(b"\x03")
+    assert Run.objects.get(pk=api_run.pk).plan_log_read_at is None  # not a CLI's run
+    cli_run = _auto_confirmed(environment("other"), Source.TFE_CLI)
+    Run.objects.filter(pk=cli_run.pk).update(status=Status.CANCELED)
+    APIClient().get(f"/api/v2/run-logs/{log_token(cli_run, 'plan')}")
+    v2(personas.writer.token).get(f"/api/v2/runs/run-{cli_run.pk}")
+    assert _held_until(cli_run) > timezone.now()  # canceled: nothing to release
+
+
+@pytest.mark.parametrize("read", ["apply", "apply log"])
+def test_a_cli_that_read_the_plans_end_before_the_confirmation_releases_on_the_apply(
+    personas, read
+):
+    from runs import machine
+
+    env = environment()
+    run = RunFactory(environment=env, status=Status.PLANNED, source=Source.TFE_CLI)
+    append_text(run, "plan", "Plan: 1 to add.\n")
+    # The CLI reads the plan's end while the run is still planned, then the
+    # run, then follows the apply (Terraform's waitForRun stops at "planned").
+    plan_log = f"/api/v2/run-logs/{log_token(run, 'plan')}"
+    assert APIClient().get(plan_log).content.endswith(b"\x03")
+    writer = v2(personas.writer.token)
+    assert writer.get(f"/api/v2/runs/run-{run.pk}").status_code == 200
+    machine.confirm(Run.objects.get(pk=run.pk), auto=True)
+    assert _held_until(run) > timezone.now()
+    if read == "apply":
+        assert writer.get(f"/api/v2/applies/apply-{run.pk}").status_code == 200
+    else:
+        assert APIClient().get(f"/api/v2/run-logs/{log_token(run, 'apply')}").status_code == 200
+    assert _held_until(run) <= timezone.now()
