@@ -1,12 +1,16 @@
-"""A remote `terraform plan` (TFE v2, run on a worker) against a local one.
+"""A remote `terraform plan` and `apply -auto-approve` (TFE v2, run on a
+worker) against local ones.
 
 Terraform 1.6.6 plans the same configuration (3 `terraform_data` resources,
 applied once, so the plan has no changes) in two working directories, each
 initialised once beforehand: one with the local-file backend, one with
 `cloud {}` on this server over HTTPS, whose plan uploads the directory,
 queues a speculative run, and streams its log while a worker (`run_worker`,
-polling every 0.2 s) runs Terraform 1.6.6 in the sandbox. Rounds
-alternate; the wall time of `terraform plan` is measured in each.
+polling every 0.2 s) runs Terraform 1.6.6 in the sandbox. Then each applies
+a one-resource change (`-var tick=N`) with `-auto-approve`: remotely that is
+a run that plans, is applied automatically and writes the state. Rounds
+alternate; the wall time of each command is measured, and for the remote
+applies the time from the run's confirmation to its apply's start.
 """
 
 import argparse
@@ -20,7 +24,17 @@ from pathlib import Path
 import bench_doors
 import common
 
-CONFIG = bench_doors.CONFIG
+CONFIG = (
+    bench_doors.CONFIG
+    + """
+variable "tick" {{
+  type    = string
+  default = "0"
+}}
+
+resource "terraform_data" "tick" {{ input = var.tick }}
+"""
+)
 CLOUD = """
   cloud {{
     hostname     = "{host}"
@@ -76,6 +90,18 @@ def measure(args, env, token, tmp):
                 plan = terraform("plan", "-no-color", "-input=false")
                 times[name].append(time.monotonic() - started)
                 assert "No changes" in plan.stdout, plan.stdout
+        applies = {"local": [], "remote": []}
+        for tick in range(1, args.rounds + 1):
+            for name, terraform in (("local", local), ("remote", remote)):
+                started = time.monotonic()
+                applied = terraform(
+                    "apply", "-auto-approve", "-no-color", "-input=false", "-var", f"tick={tick}"
+                )
+                applies[name].append(time.monotonic() - started)
+                assert "1 added, 0 changed, 1 destroyed" in applied.stdout or (
+                    "0 added, 1 changed, 0 destroyed" in applied.stdout
+                ), applied.stdout
+        waits = confirmed_to_applying(env, args.rounds)
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(30)
@@ -88,7 +114,34 @@ def measure(args, env, token, tmp):
         f"remote {summary['remote']['median']:.2f} s, overhead {overhead:.2f} s",
         flush=True,
     )
-    return {"seconds": summary, "overhead_seconds": overhead}
+    apply_summary = {name: common.summary(values) for name, values in applies.items()}
+    waits_summary = common.summary(waits)
+    print(
+        f"apply -auto-approve: local {apply_summary['local']['median']:.2f} s, "
+        f"remote {apply_summary['remote']['median']:.2f} s; confirmed -> applying "
+        f"{waits_summary['median']:.2f} s (max {waits_summary['max']:.2f})",
+        flush=True,
+    )
+    return {
+        "seconds": summary,
+        "overhead_seconds": overhead,
+        "apply_seconds": apply_summary,
+        "confirmed_to_applying_seconds": waits_summary,
+    }
+
+
+WAITS = """
+from runs.models import Run
+runs = Run.objects.filter(auto_applied=True).exclude(applying_at=None).order_by("-id")[:{count}]
+for run in runs:
+    print("wait", (run.applying_at - run.confirmed_at).total_seconds())
+"""
+
+
+def confirmed_to_applying(env, count):
+    """Seconds from confirmation to the apply's start of the last `count` auto-applies."""
+    output = common.manage(env, "shell", "-c", WAITS.format(count=count))
+    return [float(line.split()[1]) for line in output.splitlines() if line.startswith("wait ")]
 
 
 def main():
