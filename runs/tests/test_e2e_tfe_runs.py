@@ -363,11 +363,21 @@ def test_ctrl_c_then_yes_cancels_the_run(live, personas, tfe_workers, tmp_path, 
     cli.env["TF_INPUT"] = "1"
     with SlowServer() as slow:
         busy = cli.popen("apply", "-no-color", "-var", f"slow={slow.url}", input_text="")
+        seen = Output(busy)
         assert slow.requests.wait(120), "the run never reached its data source"
+        # Interrupt the CLI once it streams the plan's log. Interrupted while
+        # its poll for the run to start is reading the run, Terraform's CLI
+        # loses the run (waitForRun returns the failed read's nil) and exits
+        # without asking or cancelling: a race of the CLI's own, which a
+        # loaded machine makes likely.
+        wait_for(
+            lambda: "Reading..." in seen.text or busy.poll() is not None,
+            timeout=60,
+            message="the plan's log in the CLI",
+        )
         # Terraform's own process, not `timeout`'s, which would pass a second
         # interrupt on (Terraform then exits at once) and kill it soon after.
         os.kill(child_of(busy.pid), signal.SIGINT)
-        seen = Output(busy)
         question = "Do you want to cancel the remote operation?"
         wait_for(
             lambda: question in seen.text or busy.poll() is not None,
