@@ -130,13 +130,14 @@ class FastPath:
             return None
         return route
 
-    def answer(self, environ):
-        """The response to a request `match` took, or None: the stack answers.
+    def answer(self, environ, matched=None):
+        """The response to a request `match` took (`matched`, its result, when
+        the caller has it already), or None: the stack answers.
 
         The environ is copied before the trusted proxy rewrites it, so a
         declined request reaches the stack as it came.
         """
-        matched = self.match(environ)
+        matched = matched or self.match(environ)
         if matched is None:
             return None
         respond, arguments = matched

@@ -90,6 +90,11 @@ class TokenAPIWSGIHandler(TokenAPIStack, WSGIHandler):
 FAST_ROUTES = ["states.api.fast.STATE_READ"]
 
 
+def fast_path():
+    """The fast path over the reads above, reviewed against the token API stack."""
+    return FastPath(FAST_ROUTES, api_middleware())
+
+
 class AtlasWSGIApplication:
     """The WSGI application: token API calls take the fast path where it
     answers, else the short stack; the rest the web's."""
@@ -97,17 +102,18 @@ class AtlasWSGIApplication:
     def __init__(self, web=None):
         self.web = web or WSGIHandler()
         self.api = TokenAPIWSGIHandler()
-        self.fast = FastPath(FAST_ROUTES, api_middleware())
+        self.fast = fast_path()
 
     def __call__(self, environ, start_response):
         if not carries_token(environ):
             return self.web(environ, start_response)
-        if self.fast.match(environ) is not None:
+        matched = self.fast.match(environ)
+        if matched is not None:
             # As WSGIHandler does before any query; the stack repeats it
             # (harmlessly) when the fast path declines.
             set_script_prefix(get_script_name(environ))
             signals.request_started.send(sender=self.api.__class__, environ=environ)
-            response = self.fast.answer(environ)
+            response = self.fast.answer(environ, matched)
             if response is not None:
                 return self._respond(response, start_response)
         return self.api(environ, start_response)

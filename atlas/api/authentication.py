@@ -58,6 +58,12 @@ def credentials(request):
     return scheme, "", None
 
 
+def names_its_owner(scheme, username, token):
+    """Whether credentials of `scheme` name `token`'s owner: Basic must carry
+    the owner's name (any case); the other schemes name no one."""
+    return scheme != "basic" or username.lower() == token.user.username.lower()
+
+
 def authenticate_request(request):
     """The Token a request carries, None when it carries none; a bad one raises
     AuthenticationFailed (counted by the failure throttle, which raises
@@ -67,7 +73,7 @@ def authenticate_request(request):
         return None
     scheme, text, username = found
     token = throttle.authenticate_token(request, text)
-    if token is not None and scheme == "basic" and username.lower() != token.user.username.lower():
+    if token is not None and not names_its_owner(scheme, username, token):
         standing = throttle.record_failure(request, throttle.token_identity(text))
         if standing.failures > settings.ATLAS_AUTH_FAILURE_LIMIT:
             raise throttle.TooManyFailures(wait=standing.retry_after)

@@ -9,8 +9,7 @@ those calls.
 
 from rest_framework.test import APIClient, ForceAuthClientHandler
 
-from atlas.fastpath import FastPath
-from atlas.handlers import FAST_ROUTES, TokenAPIStack, api_middleware, carries_token
+from atlas.handlers import TokenAPIStack, carries_token, fast_path
 
 
 class TokenAPIClientHandler(TokenAPIStack, ForceAuthClientHandler):
@@ -22,7 +21,7 @@ class TokenAPIClientHandler(TokenAPIStack, ForceAuthClientHandler):
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async)
-        self.fast = FastPath(FAST_ROUTES, api_middleware())
+        self.fast = fast_path()
 
     def get_response(self, request):
         if self._force_user is None and self._force_token is None:

@@ -137,7 +137,16 @@ def test_a_valid_token_is_answered_by_the_fast_path_found_or_not(
 
 
 def test_its_404_is_the_stacks(personas, network):
-    for persona, path in (("writer", "/api/v1/terraform/state/acme/missing"), ("outsider", STATE)):
+    cases = (
+        ("writer", "/api/v1/terraform/state/acme/missing"),
+        ("outsider", STATE),
+        # Hostile names reach no other environment, on either path.
+        ("outsider", "/api/v1/terraform/state/acme/.."),
+        ("outsider", "/api/v1/terraform/state/acme%2Fnetwork/x"),
+        ("outsider", "/api/v1/terraform/state/outsider/..%2F..%2Facme%2Fnetwork"),
+        ("outsider", "/api/v1/terraform/state/ACME/NETWORK"),
+    )
+    for persona, path in cases:
         full, fast = _both("get", path, HTTP_X_ATLAS_TOKEN=getattr(personas, persona).token)
         assert full == fast
         assert full[0] == 404

@@ -17,7 +17,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 
 from accounts import tokens
-from atlas.api.authentication import credentials
+from atlas.api.authentication import credentials, names_its_owner
 from atlas.api.exceptions import NOT_FOUND_MESSAGE, error_body
 from atlas.fastpath import Route
 from states import selectors
@@ -47,10 +47,8 @@ def read_state(request, username, name):
         return None
     scheme, text, basic_username = found
     token = tokens.authenticate(text)
-    if token is None:
-        return None
-    if scheme == "basic" and basic_username.lower() != token.user.username.lower():
-        return None
+    if token is None or not names_its_owner(scheme, basic_username, token):
+        return None  # the stack refuses it, counting the failure
     version = selectors.readable_head(token.user, username, name)
     if version is None:
         response = HttpResponse(NOT_FOUND_BODY, status=404, content_type="application/json")
