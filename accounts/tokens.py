@@ -11,6 +11,7 @@ server key ring, with that key's id, and compares digests in constant time.
 """
 
 import hmac
+import re
 import secrets
 import zlib
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from hashlib import sha256
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from atlas.compiled import fetch_one
+from atlas.compiled import fetch_one, loaded
 from atlas.keys import UnknownKey, key_ring
 
 from . import audit
@@ -51,6 +52,14 @@ def checksum(text):
     return _base62(zlib.crc32(text.encode()), CHECKSUM_LENGTH)
 
 
+# The shape of a token: public id, marker, secret with its checksum, in
+# BASE62 (spelled out: `\w` and `\d` match far more than ASCII).
+WELL_FORMED = re.compile(
+    rf"[{BASE62}]{{{PUBLIC_ID_LENGTH}}}{re.escape(MARKER)}"
+    rf"[{BASE62}]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}"
+)
+
+
 @dataclass(frozen=True)
 class ParsedToken:
     public_id: str
@@ -59,15 +68,9 @@ class ParsedToken:
 
 def parse(text):
     """Split a token's text, or None when it is not a well-formed token."""
-    if not text or len(text) > 200:
+    if not text or len(text) > 200 or not WELL_FORMED.fullmatch(text):
         return None
-    public_id, marker, secret = text.partition(MARKER)
-    if not marker or len(public_id) != PUBLIC_ID_LENGTH:
-        return None
-    if len(secret) != RANDOM_LENGTH + CHECKSUM_LENGTH:
-        return None
-    if any(char not in BASE62 for char in public_id + secret):
-        return None
+    public_id, _marker, secret = text.partition(MARKER)
     body, check = text[:-CHECKSUM_LENGTH], secret[-CHECKSUM_LENGTH:]
     if not hmac.compare_digest(checksum(body), check):
         return None
@@ -117,6 +120,10 @@ def issue(user, *, description="", read_only=False, expires_at=None, kind=Token.
 # column of each, in this order (one query, then model instances, as the ORM's
 # select_related would give).
 _LOOKUP_MODELS = ((Token, ""), (User, "user__"), (Namespace, "user__namespace__"))
+_LOOKUP_ATTNAMES = tuple(
+    (model, tuple(field.attname for field in model._meta.concrete_fields))
+    for model, _prefix in _LOOKUP_MODELS
+)
 _PUBLIC_ID_STAND_IN = "\x00public-id"
 _compiled = {}
 
@@ -164,15 +171,15 @@ def _converted(row, converters, connection):
 def _instances(row, alias):
     """The token, with its user and their namespace (or None), from one row."""
     found, start = [], 0
-    for model, _prefix in _LOOKUP_MODELS:
-        fields = model._meta.concrete_fields
-        values = row[start : start + len(fields)]
-        start += len(fields)
+    for model, attnames in _LOOKUP_ATTNAMES:
+        values = row[start : start + len(attnames)]
+        start += len(attnames)
         present = values[0] is not None
-        found.append(model.from_db(alias, None, values) if present else None)
+        found.append(loaded(model, alias, attnames, values) if present else None)
     token, user, namespace = found
-    user.namespace = namespace
-    token.user = user
+    # As select_related fills them: the related objects' caches.
+    User.namespace.field.set_cached_value(user, namespace)
+    Token.user.field.set_cached_value(token, user)
     return token
 
 

@@ -23,6 +23,7 @@ stores it too: `rotate_keys` finds blobs to re-encrypt by querying those rows.
 Models that own blobs declare ``blob_fields = [("<name field>", "<key id field>")]``.
 """
 
+import functools
 import hashlib
 import os
 import struct
@@ -90,11 +91,10 @@ def blob_storage():
 class _Segments:
     """Seals or opens the segments of one blob (see the module docstring)."""
 
-    def __init__(self, header, master, salt, nonce_prefix):
+    def __init__(self, header, aead, nonce_prefix):
         self.header = header
         self.nonce_prefix = nonce_prefix
-        key = HKDF(hashes.SHA256(), length=32, salt=salt, info=b"atlas:blob:v1").derive(master)
-        self.aead = AESGCM(key)
+        self.aead = aead
 
     def _position(self, index, final):
         if index >= MAX_SEGMENTS:
@@ -112,6 +112,18 @@ class _Segments:
             return self.aead.decrypt(nonce, record, ad)
         except InvalidTag:
             raise BlobCorrupt(f"Segment {index} failed authentication.") from None
+
+
+def _blob_cipher(master, salt):
+    """The AEAD of one blob: its own key, HKDF of the master key and its salt."""
+    key = HKDF(hashes.SHA256(), length=32, salt=salt, info=b"atlas:blob:v1").derive(master)
+    return AESGCM(key)
+
+
+# Reading a blob derives its key again each time (a tenth of reading a small
+# state): the keys of the blobs read last are kept, as the master keys they
+# come from are. Only the reads use it: every write has a fresh salt.
+_read_cipher = functools.lru_cache(maxsize=1024)(_blob_cipher)
 
 
 def _master_key(key_id):
@@ -143,7 +155,7 @@ def write_blob(prefix: str, chunks: Iterable[bytes], *, max_bytes: int | None = 
         raise BlobError(f"Key id {key_id!r} cannot be stored in a blob header.")
     salt, nonce_prefix = os.urandom(SALT_SIZE), os.urandom(NONCE_PREFIX_SIZE)
     header = MAGIC + bytes([VERSION, len(encoded_id)]) + encoded_id + salt + nonce_prefix
-    segments = _Segments(header, _master_key(key_id), salt, nonce_prefix)
+    segments = _Segments(header, _blob_cipher(_master_key(key_id), salt), nonce_prefix)
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     size = index = 0
     name = _new_name(prefix)
@@ -315,7 +327,8 @@ def open_blob(name: str, key_id: str | None = None, segments_per_read: int = 1) 
         header, stored_key_id, salt, nonce_prefix = _read_header(handle)
         if key_id is not None and key_id != stored_key_id:
             raise BlobCorrupt(f"Blob key id {stored_key_id!r} is not the expected {key_id!r}.")
-        segments = _Segments(header, _master_key(stored_key_id), salt, nonce_prefix)
+        cipher = _read_cipher(_master_key(stored_key_id), salt)
+        segments = _Segments(header, cipher, nonce_prefix)
         return BlobReader(handle, segments, segments_per_read)
     except BaseException:
         handle.close()

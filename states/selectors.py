@@ -10,7 +10,7 @@ from django.http import Http404
 
 from accounts.models import User
 from accounts.privileges import SQL_CONSTANTS, readable_environments_q
-from atlas.compiled import fetch_one
+from atlas.compiled import fetch_one, loaded
 
 from .filters import StateFilter
 from .models import EnvironmentState, StateVersion
@@ -76,7 +76,7 @@ def readable_head(user, username, name):
     One query (the hot path of every Terraform run): namespace, environment,
     privilege and head are joined, and the names compared through LOWER() so
     the case-insensitive unique indexes on both names serve it. The version
-    carries only the columns a response needs.
+    carries only the columns a response needs (the others are deferred).
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
@@ -99,7 +99,7 @@ def readable_head(user, username, name):
             [role[1] if isinstance(role, tuple) else values[role] for role in roles],
             connection,
         )
-    return StateVersion(**dict(zip(HEAD_COLUMNS, row, strict=True))) if row else None
+    return loaded(StateVersion, connection.alias, HEAD_COLUMNS, row) if row else None
 
 
 class StateListing:

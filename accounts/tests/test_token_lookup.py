@@ -72,6 +72,29 @@ def test_a_malformed_token_is_refused_without_a_query(text, django_assert_num_qu
         assert tokens.authenticate(text) is None
 
 
+def _checksummed(public_id, secret):
+    body = f"{public_id}{tokens.MARKER}{secret}"
+    return body + tokens.checksum(body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _checksummed("\u0661" * 16, "A" * 43),  # Arabic-Indic digits, \d would take them
+        _checksummed("Q" * 16, "\uff21" * 43),  # fullwidth letters
+        _checksummed("Q" * 16, "A" * 43) + "\n",
+        _checksummed("Q" * 16, "A" * 42 + "-"),
+        _checksummed("Q" * 15, "A" * 44),
+    ],
+)
+def test_a_token_outside_the_alphabet_or_its_lengths_is_refused_without_a_query(
+    text, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        assert tokens.parse(text) is None
+        assert tokens.authenticate(text) is None
+
+
 def test_a_wrong_secret_with_a_valid_checksum_is_refused(user):
     text = token_for(user)
     body = f"{text.split('.')[0]}{tokens.MARKER}{'A' * tokens.RANDOM_LENGTH}"

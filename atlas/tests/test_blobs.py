@@ -311,6 +311,21 @@ def test_missing_key_is_unknown(settings):
         open_blob(info.name)
 
 
+def test_a_key_read_once_is_derived_once_and_still_needs_its_master(settings):
+    """Reads keep the blob's derived key; writes (a fresh salt each) do not,
+    and a master key gone from the ring is still missing for a kept one."""
+    blobs._read_cipher.cache_clear()
+    info = write_blob("t", [b"data"])
+    assert blobs._read_cipher.cache_info().currsize == 0
+    assert read_blob(info.name) == read_blob(info.name) == b"data"
+    assert blobs._read_cipher.cache_info()[:2] == (1, 1)  # one hit, one derivation
+    other = KeyRing("kother", {"kother": os.urandom(32)})
+    write_key_file(settings.ATLAS_KEYS_FILE, other)
+    reset_key_ring()
+    with pytest.raises(UnknownKey):
+        open_blob(info.name)
+
+
 def test_stale_ring_reads_key_file_again(settings, monkeypatch):
     """Another process rotated the key file: the blob's key is found there."""
     old, _ring = rotate_file_ring(settings)
