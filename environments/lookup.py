@@ -12,6 +12,7 @@ from django.http import Http404
 from accounts.access import Target, find_namespace, refuse_below, request_token, require_level
 from accounts.models import Level
 from accounts.privileges import annotated_level, at_least, level_annotations
+from atlas.api.jsonapi import id_number
 
 from .models import Environment
 from .services import new_environment
@@ -108,15 +109,27 @@ WORKSPACE_PREFIX = "ws-"
 def workspace_for(request, workspace_id, needed=Level.READ):
     """(environment, level) of a TFE workspace id (`ws-<id>`), with the same
     404/403 as `ENVIRONMENT`."""
-    number = workspace_id.removeprefix(WORKSPACE_PREFIX)
-    if not workspace_id.startswith(WORKSPACE_PREFIX) or not number.isdigit():
+    number = id_number(workspace_id, WORKSPACE_PREFIX)
+    if number is None:
         raise Http404
+    return environment_with_level(request, needed, pk=number)
+
+
+def environment_with_level(request, needed, **lookup):
+    """(environment, level) of the environment that `lookup` (filter
+    arguments) finds, in one query with its namespace, its lock holder and
+    the caller's level; 404 when there is none or no access, 403 when the
+    level is too low."""
     environment = (
-        Environment.objects.select_related("namespace", "locked_by").filter(pk=number).first()
+        Environment.objects.select_related("namespace", "locked_by")
+        .annotate(**level_annotations(request.user))
+        .filter(**lookup)
+        .first()
     )
     if environment is None:
         raise Http404
-    return environment, require_level(request, environment.namespace, needed, environment)
+    level = annotated_level(request.user, environment, request_token(request))
+    return environment, refuse_below(request, environment.namespace, level, needed)
 
 
 def create_environment(namespace, name, user=None, auto_apply=False):

@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.access import SIGNED_IN, guard, rule
 from accounts.models import Level
+from atlas.api.jsonapi import id_number
 from environments.lookup import ENVIRONMENT, page_context
 
 from . import machine, selectors
@@ -168,10 +169,10 @@ def run_detail(request, environment, level, run_id):
 def tfe_run_link(request, environment, level, tfe_run_id):
     """`/app/<org>/<workspace>/runs/run-<id>`, the link the TFE clients print:
     the run's page."""
-    number = tfe_run_id.removeprefix("run-")
-    if not tfe_run_id.startswith("run-") or not number.isdigit():
+    number = id_number(tfe_run_id, "run-")
+    if number is None:
         raise Http404
-    run = _run(environment, int(number))
+    run = _run(environment, number)
     return redirect("runs:detail", username=environment.namespace.name, name=environment.name,
                     run_id=run.pk)  # fmt: skip
 

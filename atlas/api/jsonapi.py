@@ -113,6 +113,16 @@ class V2View(APIView):
         return exception_handler
 
 
+def id_number(identifier, prefix):
+    """The number of a TFE id (`ws-42` for the prefix `ws-`), or None when
+    it is not one. Digits are ASCII only: str.isdigit() also takes other
+    scripts' (`ws-\u0661` would name ws-1)."""
+    number = identifier.removeprefix(prefix)
+    if not identifier.startswith(prefix) or not (number.isascii() and number.isdigit()):
+        return None
+    return int(number)
+
+
 def resource(kind, identifier, attributes, relationships=None, links=None):
     data = {"id": str(identifier), "type": kind, "attributes": attributes}
     if relationships:

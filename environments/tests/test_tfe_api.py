@@ -226,3 +226,37 @@ def test_account_details_name_the_token_s_user(personas):
 @pytest.mark.parametrize("workspace_id", ["ws-x", "network", "ws-99999"])
 def test_an_unknown_workspace_id_is_404(personas, workspace_id):
     assert v2(personas.admin.token).get(f"/api/v2/workspaces/{workspace_id}").status_code == 404
+
+
+def test_a_workspace_id_is_ascii_digits_only(personas):
+    client = v2(personas.admin.token)
+    workspace_id = create(client, "network").json()["data"]["id"]
+    number = workspace_id.removeprefix("ws-")
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in number)  # isdigit() takes them
+    assert client.get(f"/api/v2/workspaces/{workspace_id}").status_code == 200
+    assert client.get(f"/api/v2/workspaces/ws-{arabic_indic}").status_code == 404
+    assert client.get(f"/api/v2/workspaces/ws-+{number}").status_code == 404
+
+
+def test_a_workspace_is_read_with_the_callers_level_in_one_query(
+    personas, django_assert_num_queries
+):
+    workspace_id = create(v2(personas.writer.token), "network").json()["data"]["id"]
+    path = f"/api/v2/workspaces/{workspace_id}"
+    reader = v2(personas.reader.token)
+    reader.get(path)  # the token's last use, written once a minute
+    # the token; the workspace with its namespace and the reader's level; its current run
+    with django_assert_num_queries(3):
+        response = reader.get(path)
+    assert response.status_code == 200
+    permissions = response.json()["data"]["attributes"]["permissions"]
+    assert permissions["can-queue-run"] is False and permissions["can-read-state-versions"] is True
+    assert v2(personas.outsider.token).get(path).status_code == 404
+    named = "/api/v2/organizations/acme/workspaces/network"
+    with django_assert_num_queries(3):  # the same, found by its organization and name
+        assert reader.get(named).json()["data"]["id"] == workspace_id
+    any_case = reader.get("/api/v2/organizations/ACME/workspaces/Network")
+    assert any_case.json()["data"]["id"] == workspace_id
+    assert v2(personas.outsider.token).get(named).status_code == 404
+    lock = reader.post(f"{path}/actions/lock", {}, format="json")
+    assert lock.status_code == 403  # a level too low: 403, as the step-by-step check answered

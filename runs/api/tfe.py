@@ -25,7 +25,7 @@ from accounts.access import (
 )
 from accounts.models import Level
 from atlas.api.exceptions import Conflict, Unprocessable
-from atlas.api.jsonapi import V2View, body_data, paginate, resource
+from atlas.api.jsonapi import V2View, body_data, id_number, paginate, resource
 from environments.api.v2.configuration_versions import find_version
 from environments.lookup import WORKSPACE, workspace_for
 from environments.models import ConfigurationVersion, ExecutionMode
@@ -52,8 +52,8 @@ PAST = {"confirm": "confirmed", "discard": "discarded", "cancel": "canceled"}
 
 def _find(request, identifier, prefix, needed=Level.READ):
     """(run, level) of `<prefix><id>` if the caller may see it (404 otherwise)."""
-    number = identifier.removeprefix(prefix)
-    if not identifier.startswith(prefix) or not number.isdigit():
+    number = id_number(identifier, prefix)
+    if number is None:
         raise Http404
     run = Run.objects.select_related(*RELATED).filter(pk=number).first()
     if run is None:

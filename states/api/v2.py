@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from accounts.access import ANYONE, Target, declares, request_token, require_level, rule
 from accounts.models import Level
 from atlas.api.exceptions import Conflict, Unprocessable
-from atlas.api.jsonapi import V2View, json_error, relation, resource, timestamp
+from atlas.api.jsonapi import V2View, id_number, json_error, relation, resource, timestamp
 from atlas.api.links import absolute_url
 from atlas.api.parsers import decode_json
 from atlas.bodies import streams_body
@@ -46,13 +46,6 @@ UPLOAD_PREFIX = "svu-"
 OUTPUT_ID = re.compile(r"^wsout-(\d+)-([A-Za-z0-9_-]{1,200})$")
 MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
 MAX_JSON_STATE_BYTES_FACTOR = 4  # the JSON rendering is larger than the state
-
-
-def _number(identifier, prefix):
-    rest = identifier.removeprefix(prefix)
-    if not identifier.startswith(prefix) or not rest.isdigit():
-        return None
-    return int(rest)
 
 
 def version_resource(request, version, environment):
@@ -197,7 +190,7 @@ class NamedVersion(NamedTuple):
 
 def _version_for(request, version_id, needed=Level.READ):
     """(NamedVersion, level) of an id the caller may read."""
-    number = _number(version_id, VERSION_PREFIX)
+    number = id_number(version_id, VERSION_PREFIX)
     if number is not None:
         version = StateVersion.objects.select_related("environment__namespace").filter(pk=number)
         version = version.first()
@@ -205,7 +198,7 @@ def _version_for(request, version_id, needed=Level.READ):
             raise Http404
         level = require_level(request, version.environment.namespace, needed, version.environment)
         return NamedVersion(version, None, version.environment), level
-    number = _number(version_id, UPLOAD_PREFIX)
+    number = id_number(version_id, UPLOAD_PREFIX)
     upload = (
         StateUpload.objects.select_related("environment__namespace", "version")
         .filter(pk=number)

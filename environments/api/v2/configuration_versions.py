@@ -16,7 +16,15 @@ from rest_framework.response import Response
 
 from accounts.access import ANYONE, Target, declares, require_level, rule
 from accounts.models import Level
-from atlas.api.jsonapi import V2View, body_data, json_error, relation, resource, timestamp
+from atlas.api.jsonapi import (
+    V2View,
+    body_data,
+    id_number,
+    json_error,
+    relation,
+    resource,
+    timestamp,
+)
 from atlas.api.links import absolute_url
 from atlas.bodies import declared_length, streams_body
 
@@ -39,8 +47,8 @@ def version_id(version):
 
 def find_version(request, identifier, needed=Level.READ):
     """(version, level) of `cv-<id>` if the caller may see it (404 otherwise)."""
-    number = identifier.removeprefix(PREFIX)
-    if not identifier.startswith(PREFIX) or not number.isdigit():
+    number = id_number(identifier, PREFIX)
+    if number is None:
         raise Http404
     version = (
         ConfigurationVersion.objects.select_related("environment__namespace")

@@ -9,7 +9,6 @@ environment's one lock.
 import re
 
 from django.db.models.functions import Lower
-from django.http import Http404
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
@@ -17,10 +16,8 @@ from accounts.access import (
     VISIBLE,
     Target,
     demand,
-    find_namespace,
     namespace_target,
     request_token,
-    require_level,
     rule,
 )
 from accounts.models import Level
@@ -30,7 +27,7 @@ from atlas.api.jsonapi import V2View, body_data, paginate
 from environments import locking, services
 from environments.models import Environment, ExecutionMode, LockKind
 
-from ...lookup import WORKSPACE
+from ...lookup import WORKSPACE, environment_with_level
 from .shapes import (
     entitlements_resource,
     organization_resource,
@@ -45,17 +42,9 @@ USER_AGENT = re.compile(r"\b(Terraform|OpenTofu)/(\S+)")
 def named_workspace(request, organization, name, needed=Level.READ):
     """(environment, level) of `organization/name`: what the caller holds on
     the workspace itself, grants included; 404 when that is nothing."""
-    namespace = find_namespace(organization)
-    if namespace is None:
-        raise Http404
-    environment = (
-        Environment.objects.select_related("namespace", "locked_by")
-        .filter(namespace=namespace, name__iexact=name)
-        .first()
+    return environment_with_level(
+        request, needed, namespace__name__iexact=organization, name__iexact=name
     )
-    if environment is None:
-        raise Http404
-    return environment, require_level(request, namespace, needed, environment)
 
 
 # The workspace `:organization/workspaces/:name` of the URL.
