@@ -67,10 +67,13 @@ ACCEPTED = frozenset({"", "*/*", "application/*", "application/json"})
 @dataclass(frozen=True)
 class Route:
     """`answer(request, **groups)` for a GET whose PATH_INFO matches `path`
-    (a regular expression) in full; it returns a response or None."""
+    (a regular expression) in full; it returns a response or None.
+    `any_accept`: the view answers whatever `Accept` says (the /api/v2
+    views' negotiation), so the header is not looked at."""
 
     path: str
     answer: Callable
+    any_accept: bool = False
 
 
 def _no_response(request):  # the stack's inner handler is never reached here
@@ -91,9 +94,7 @@ class FastPath:
 
     def __init__(self, routes, stack):
         """`routes`: import paths of Routes; `stack`: the token API stack's middleware."""
-        self.routes = [
-            (re.compile(route.path), route.answer) for route in map(import_string, routes)
-        ]
+        self.routes = [(re.compile(route.path), route) for route in map(import_string, routes)]
         self.enabled = stack == list(REVIEWED)
         if not self.enabled:
             logger.warning(
@@ -111,24 +112,24 @@ class FastPath:
         ]
 
     def _route(self, path):
-        for pattern, answer in self.routes:
+        for pattern, route in self.routes:
             found = pattern.fullmatch(path)
             if found is not None:
-                return answer, found.groupdict()
+                return route, found.groupdict()
         return None
 
     def match(self, environ):
-        """(a route's answer, its path arguments) for a request it may take, or None."""
+        """(a route, its path arguments) for a request it may take, or None."""
         if not self.enabled or environ.get("REQUEST_METHOD") != "GET":
             return None
-        route = self._route(environ.get("PATH_INFO", ""))
-        if route is None:
+        found = self._route(environ.get("PATH_INFO", ""))
+        if found is None:
             return None
         if not PLAIN_QUERY.fullmatch(environ.get("QUERY_STRING", "")):
             return None
-        if _has_body(environ) or not _acceptable(environ):
+        if _has_body(environ) or not (found[0].any_accept or _acceptable(environ)):
             return None
-        return route
+        return found
 
     def answer(self, environ, matched=None):
         """The response to a request `match` took (`matched`, its result, when
@@ -140,7 +141,7 @@ class FastPath:
         matched = matched or self.match(environ)
         if matched is None:
             return None
-        respond, arguments = matched
+        route, arguments = matched
         meta = dict(environ)
         resolve_client(meta)
         request = WSGIRequest(meta)
@@ -149,7 +150,7 @@ class FastPath:
             for hook in self._request_hooks:
                 if hook(request) is not None:
                     return None  # a redirect (SECURE_SSL_REDIRECT) or a refusal
-            response = respond(request, **arguments)
+            response = route.answer(request, **arguments)
             if response is None:
                 return None
             for hook in self._response_hooks:

@@ -87,7 +87,7 @@ class TokenAPIWSGIHandler(TokenAPIStack, WSGIHandler):
 
 
 # The reads answered ahead of Django's dispatch (atlas.fastpath.Route).
-FAST_ROUTES = ["states.api.fast.STATE_READ"]
+FAST_ROUTES = ["states.api.fast.STATE_READ", "states.api.fast.STATE_DOWNLOAD"]
 
 
 def fast_path():

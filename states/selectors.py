@@ -18,9 +18,15 @@ from .parsing import MAX_SERIAL
 
 HEAD_COLUMNS = ("id", "serial", "md5", "size", "blob_name", "blob_key_id")
 
-# Stand-ins for the values of one lookup, to compile its SQL once.
-_USER_ID, _NAMESPACE_ID = -730_001, -730_002
-_USERNAME, _NAME = "\x00username", "\x00name"
+# Stand-ins for the values of one lookup (by their role), to compile its SQL once.
+STAND_INS = {
+    "user": -730_001,
+    "namespace": -730_002,
+    "version": -730_003,
+    "username": "\x00username",
+    "name": "\x00name",
+}
+_ROLE_OF = {value: role for role, value in STAND_INS.items()}
 
 
 def _head_queryset(user, username, name):
@@ -41,11 +47,21 @@ def _head_queryset(user, username, name):
     )
 
 
+def _version_queryset(user, version_id):
+    readable = readable_environments_q(
+        user, namespace="environment__namespace", environment="environment"
+    )
+    return StateVersion.objects.filter(readable, pk=version_id).values_list(*HEAD_COLUMNS)[:1]
+
+
+# The compiled lookups: each queryset's arguments after the user, by role.
+LOOKUPS = {_head_queryset: ("username", "name"), _version_queryset: ("version",)}
 _compiled = {}
 
 
-def _compiled_head_query(connection):
-    """(sql, roles of its parameters) of the head lookup, or None if unsure.
+def _compiled_query(queryset_of, connection):
+    """(sql, roles of its parameters) of the lookup `queryset_of(user, *names)`,
+    or None if unsure.
 
     Building and compiling the ORM query costs about 0.9 ms, running it
     0.03 ms, on the hot path of every Terraform command. So it is compiled
@@ -55,19 +71,45 @@ def _compiled_head_query(connection):
     constants (level names) stay as they are; if any other parameter is not
     one of the stand-ins, the query is not cached and the ORM runs every time.
     """
-    key = (connection.alias, connection.vendor)
+    key = (queryset_of, connection.alias, connection.vendor)
     if key not in _compiled:
-        stand_in = User(pk=_USER_ID, namespace_id=_NAMESPACE_ID, is_active=True)
-        queryset = _head_queryset(stand_in, _USERNAME, _NAME)
-        sql, params = queryset.query.sql_with_params()
-        roles = {_USER_ID: "user", _NAMESPACE_ID: "namespace", _USERNAME: "username", _NAME: "name"}
+        stand_in = User(pk=STAND_INS["user"], namespace_id=STAND_INS["namespace"], is_active=True)
+        arguments = [STAND_INS[role] for role in LOOKUPS[queryset_of]]
+        sql, params = queryset_of(stand_in, *arguments).query.sql_with_params()
         found = [
-            roles.get(param) or (("constant", param) if param in SQL_CONSTANTS else None)
+            _ROLE_OF.get(param) or (("constant", param) if param in SQL_CONSTANTS else None)
             for param in params
         ]
-        complete = None not in found and set(roles.values()) <= set(found)
+        complete = None not in found and {"user", "namespace", *LOOKUPS[queryset_of]} <= set(found)
         _compiled[key] = (sql, found) if complete else None
     return _compiled[key]
+
+
+def _compiled_head_query(connection):
+    return _compiled_query(_head_queryset, connection)
+
+
+def _readable_version(user, queryset_of, values):
+    """The version `queryset_of` finds for `user` ({role: value} for its other
+    arguments), with HEAD_COLUMNS only; None for an inactive user."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    # The privilege filter depends only on the user's id and namespace (staff
+    # and superusers read no more than anyone), so one compiled query serves all.
+    connection = connections[DEFAULT_DB_ALIAS]  # one thread-local lookup
+    compiled = _compiled_query(queryset_of, connection)
+    if compiled is None:
+        arguments = [values[role] for role in LOOKUPS[queryset_of]]
+        row = next(iter(queryset_of(user, *arguments)), None)
+    else:
+        sql, roles = compiled
+        values = {"user": user.pk, "namespace": user.namespace_id, **values}
+        row = fetch_one(
+            sql,
+            [role[1] if isinstance(role, tuple) else values[role] for role in roles],
+            connection,
+        )
+    return loaded(StateVersion, connection.alias, HEAD_COLUMNS, row) if row else None
 
 
 def readable_head(user, username, name):
@@ -78,28 +120,14 @@ def readable_head(user, username, name):
     the case-insensitive unique indexes on both names serve it. The version
     carries only the columns a response needs (the others are deferred).
     """
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
-    # The privilege filter depends only on the user's id and namespace (staff
-    # and superusers read no more than anyone), so one compiled query serves all.
-    connection = connections[DEFAULT_DB_ALIAS]  # one thread-local lookup
-    compiled = _compiled_head_query(connection)
-    if compiled is None:
-        row = next(iter(_head_queryset(user, username, name)), None)
-    else:
-        sql, roles = compiled
-        values = {
-            "user": user.pk,
-            "namespace": user.namespace_id,
-            "username": username.lower(),
-            "name": name.lower(),
-        }
-        row = fetch_one(
-            sql,
-            [role[1] if isinstance(role, tuple) else values[role] for role in roles],
-            connection,
-        )
-    return loaded(StateVersion, connection.alias, HEAD_COLUMNS, row) if row else None
+    names = {"username": username.lower(), "name": name.lower()}
+    return _readable_version(user, _head_queryset, names)
+
+
+def readable_version(user, version_id):
+    """State version `version_id` if `user` may read its environment, else
+    None; one query, the columns of `readable_head`."""
+    return _readable_version(user, _version_queryset, {"version": version_id})
 
 
 class StateListing:
