@@ -71,7 +71,8 @@ def resolve_client(meta):
     """
     peer = meta.get("REMOTE_ADDR", "")
     meta[PEER] = peer
-    if is_trusted_proxy(_address(peer)):
+    # Without trusted proxies (the default) no address needs parsing.
+    if settings.ATLAS_TRUSTED_PROXIES and is_trusted_proxy(_address(peer)):
         meta["REMOTE_ADDR"] = forwarded_client(peer, meta.get("HTTP_X_FORWARDED_FOR", ""))
         return
     for name in FORWARDED_HEADERS:
