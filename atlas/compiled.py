@@ -78,10 +78,10 @@ def loaded(model, alias, attnames, values):
     database with the columns `attnames` (a tuple; any others deferred).
 
     `Model.__init__` costs 5 µs an instance, most of it for work that does
-    nothing here (the init signals, a setattr per field): four instances are
-    a tenth of a state read. Where nothing can observe the difference (no
-    init signal receiver, no override, plain field descriptors) the instance
-    is built directly, with the same __dict__ and _state; else by from_db.
+    nothing here (the init signals, a setattr per field), and a state read
+    builds four. Where nothing can observe the difference (no init signal
+    receiver, no override, plain field descriptors) the instance is built
+    directly in 1.6 µs, with the same __dict__ and _state; else by from_db.
     """
     # An init signal receiver for any model at all (none in this project): from_db.
     listened = signals.pre_init.receivers or signals.post_init.receivers
