@@ -3,10 +3,12 @@
 import pytest
 from django.db.models import signals
 
-from accounts.models import Token, User
+from accounts.models import Namespace, Token, User
 from accounts.tests.factories import UserFactory, token_for
+from accounts.tokens import _LOOKUP_ATTNAMES
 from atlas.compiled import _stores_plainly, loaded
 from states.models import StateVersion
+from states.selectors import HEAD_COLUMNS
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +72,13 @@ def test_an_init_signal_receiver_gets_from_db_instances():
 def test_anything_but_plain_columns_takes_from_db(attnames):
     assert _stores_plainly(User, ("id", "namespace_id")) is True
     assert _stores_plainly(User, attnames) is False
+
+
+def test_the_hot_lookups_build_their_instances_directly():
+    """The token lookup's three models and the head's columns take the
+    direct path: a field or an override added to them that from_db would
+    treat differently shows here, not as a silent slowdown."""
+    assert [model for model, _attnames in _LOOKUP_ATTNAMES] == [Token, User, Namespace]
+    for model, attnames in _LOOKUP_ATTNAMES:
+        assert _stores_plainly(model, attnames), model
+    assert _stores_plainly(StateVersion, HEAD_COLUMNS)
