@@ -67,6 +67,28 @@ def measure(port, pids, request_bytes, expected_length, seconds, clients):
     return requests / elapsed, (common.cpu_seconds(pids) - before) / requests * 1000
 
 
+def alternate(targets, expected_length, rounds, seconds, clients):
+    """{name: {requests_per_second, cpu_ms_per_request}: summaries} of `targets`
+    ({name: (port, worker pids, request bytes)}), each warmed up for 1 s,
+    then measured in `rounds` alternating rounds."""
+    for port, _pids, request in targets.values():
+        load(port, request, expected_length, 1, clients)
+    rates = {name: [] for name in targets}
+    cpu = {name: [] for name in targets}
+    for _round in range(rounds):
+        for name, (port, pids, request) in targets.items():
+            rate, cpu_ms = measure(port, pids, request, expected_length, seconds, clients)
+            rates[name].append(rate)
+            cpu[name].append(cpu_ms)
+    return {
+        name: {
+            "requests_per_second": common.summary(rates[name]),
+            "cpu_ms_per_request": common.summary(cpu[name]),
+        }
+        for name in targets
+    }
+
+
 HEAD_BLOB = """
 from states.models import EnvironmentState
 head = EnvironmentState.objects.get(environment__name="s{size}").head
@@ -142,31 +164,14 @@ def main():
                     f"X-Atlas-Token: {token}\r\nConnection: close\r\n\r\n"
                 ).encode()
                 targets = {
-                    "server": (port, common.worker_pids(master)),
-                    "bare": (bare, common.worker_pids(bare_m)),
-                    "minimal_drf": (minimal, common.worker_pids(minimal_m)),
-                    "bare_decrypt": (decrypt, common.worker_pids(decrypt_m)),
+                    "server": (port, common.worker_pids(master), request),
+                    "bare": (bare, common.worker_pids(bare_m), request),
+                    "minimal_drf": (minimal, common.worker_pids(minimal_m), request),
+                    "bare_decrypt": (decrypt, common.worker_pids(decrypt_m), request),
                 }
                 if before:
-                    targets["before"] = (before[0], common.worker_pids(before[1]))
-                rates = {name: [] for name in targets}
-                cpu = {name: [] for name in targets}
-                for target, _pids in targets.values():  # warm-up
-                    load(target, request, len(body), 1, args.clients)
-                for _round in range(args.rounds):
-                    for name, (target, pids) in targets.items():
-                        rate, cpu_ms = measure(
-                            target, pids, request, len(body), args.seconds, args.clients
-                        )
-                        rates[name].append(rate)
-                        cpu[name].append(cpu_ms)
-            summary = {
-                name: {
-                    "requests_per_second": common.summary(rates[name]),
-                    "cpu_ms_per_request": common.summary(cpu[name]),
-                }
-                for name in targets
-            }
+                    targets["before"] = (before[0], common.worker_pids(before[1]), request)
+                summary = alternate(targets, len(body), args.rounds, args.seconds, args.clients)
             cpu_median = {name: summary[name]["cpu_ms_per_request"]["median"] for name in targets}
             summary["cpu_server_over_bare"] = cpu_median["server"] / cpu_median["bare"]
             summary["cpu_server_over_minimal_drf"] = (

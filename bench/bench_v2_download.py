@@ -71,24 +71,9 @@ def main():
                     )
                     pids = common.worker_pids(before_master)
                     targets["download_before"] = (before, pids, requests["download"])
-                for target, _pids, request in targets.values():
-                    bench_get.load(target, request, len(body), 1, args.clients)  # warm-up
-                cpu = {name: [] for name in targets}
-                rates = {name: [] for name in targets}
-                for _round in range(args.rounds):
-                    for name, (target, pids, request) in targets.items():
-                        rate, cpu_ms = bench_get.measure(
-                            target, pids, request, len(body), args.seconds, args.clients
-                        )
-                        rates[name].append(rate)
-                        cpu[name].append(cpu_ms)
-            summary = {
-                name: {
-                    "requests_per_second": common.summary(rates[name]),
-                    "cpu_ms_per_request": common.summary(cpu[name]),
-                }
-                for name in targets
-            }
+                summary = bench_get.alternate(
+                    targets, len(body), args.rounds, args.seconds, args.clients
+                )
             medians = {name: summary[name]["cpu_ms_per_request"]["median"] for name in targets}
             summary["cpu_download_over_atlas_get"] = medians["download"] / medians["atlas_get"]
             if "download_before" in medians:
