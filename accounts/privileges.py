@@ -40,9 +40,10 @@ from .models import (
 RANK = {None: 0, MemberLevel.NONE: 0, Level.READ: 1, Level.WRITE: 2, Level.ADMIN: 3}
 # Membership levels that read every environment of the organization.
 DEFAULT_READERS = (MemberLevel.READ, MemberLevel.WRITE, MemberLevel.ADMIN)
-# The only literal values the filters below put into SQL: callers that
-# compile a filter once with stand-in users may keep these as they are.
-SQL_CONSTANTS = frozenset(str(level) for level in MemberLevel.values)
+# The only literal values the filters and annotations below put into SQL
+# (level names, and the ranks that order grants): callers that compile a
+# query once with stand-in users may keep these as they are.
+SQL_CONSTANTS = frozenset(str(level) for level in MemberLevel.values) | frozenset(RANK.values())
 
 
 def at_least(level, needed):

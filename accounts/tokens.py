@@ -21,7 +21,7 @@ from hashlib import sha256
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from atlas.compiled import fetch_one, loaded
+from atlas.compiled import compile_values, converted, fetch_one, loaded
 from atlas.keys import UnknownKey, key_ring
 
 from . import audit
@@ -149,23 +149,9 @@ def _compiled_lookup(connection):
     """
     key = (connection.alias, connection.vendor)
     if key not in _compiled:
-        queryset = _lookup_queryset(_PUBLIC_ID_STAND_IN)
-        compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
-        converters = list(compiler.get_converters(fields).items())
-        _compiled[key] = (sql, converters) if list(params) == [_PUBLIC_ID_STAND_IN] else None
+        sql, params, converters = compile_values(_lookup_queryset(_PUBLIC_ID_STAND_IN), connection)
+        _compiled[key] = (sql, converters) if params == [_PUBLIC_ID_STAND_IN] else None
     return _compiled[key]
-
-
-def _converted(row, converters, connection):
-    row = list(row)
-    for position, (functions, expression) in converters:
-        value = row[position]
-        for function in functions:
-            value = function(value, expression, connection)
-        row[position] = value
-    return row
 
 
 def _instances(row, alias):
@@ -193,7 +179,7 @@ def find_token(public_id):
     else:
         sql, converters = compiled
         row = fetch_one(sql, [public_id], connection)
-        row = row and _converted(row, converters, connection)
+        row = row and converted(row, converters, connection)
     return None if row is None else _instances(row, connection.alias)
 
 

@@ -53,6 +53,47 @@ def fetch_one(sql, params, connection=None):
             cursor.close()
 
 
+def compile_values(queryset, connection):
+    """(sql, params, converters) of a values_list() queryset on `connection`:
+    the SQL the ORM runs for it, and the converters it applies to each row
+    (dates and booleans on SQLite)."""
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
+    return sql, list(params), list(compiler.get_converters(fields).items())
+
+
+def converted(row, converters, connection):
+    """`row` as the ORM returns it: through the converters of `compile_values`."""
+    row = list(row)
+    for position, (functions, expression) in converters:
+        value = row[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        row[position] = value
+    return row
+
+
+def parameter_roles(params, stand_ins, constants=frozenset()):
+    """The role of each parameter of SQL compiled with `stand_ins` ({role:
+    stand-in value}), or ("constant", value) for one of `constants`; None
+    when some parameter is neither or a stand-in is missing: the SQL then
+    depends on more than the roles, and must not be reused."""
+    role_of = {value: role for role, value in stand_ins.items()}
+    roles = [
+        role_of.get(param) or (("constant", param) if param in constants else None)
+        for param in params
+    ]
+    if None in roles or not set(stand_ins) <= set(roles):
+        return None
+    return roles
+
+
+def parameters(roles, values):
+    """The parameters for `roles` (from `parameter_roles`) and {role: value}."""
+    return [role[1] if isinstance(role, tuple) else values[role] for role in roles]
+
+
 @functools.cache
 def _stores_plainly(model, attnames):
     """Whether `Model.__init__` would only store `attnames` in the instance's

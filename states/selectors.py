@@ -10,7 +10,7 @@ from django.http import Http404
 
 from accounts.models import User
 from accounts.privileges import SQL_CONSTANTS, readable_environments_q
-from atlas.compiled import fetch_one, loaded
+from atlas.compiled import fetch_one, loaded, parameter_roles, parameters
 
 from .filters import StateFilter
 from .models import EnvironmentState, StateVersion
@@ -26,7 +26,6 @@ STAND_INS = {
     "username": "\x00username",
     "name": "\x00name",
 }
-_ROLE_OF = {value: role for role, value in STAND_INS.items()}
 
 
 def _head_queryset(user, username, name):
@@ -74,14 +73,11 @@ def _compiled_query(queryset_of, connection):
     key = (queryset_of, connection.alias, connection.vendor)
     if key not in _compiled:
         stand_in = User(pk=STAND_INS["user"], namespace_id=STAND_INS["namespace"], is_active=True)
+        used = {role: STAND_INS[role] for role in ("user", "namespace", *LOOKUPS[queryset_of])}
         arguments = [STAND_INS[role] for role in LOOKUPS[queryset_of]]
         sql, params = queryset_of(stand_in, *arguments).query.sql_with_params()
-        found = [
-            _ROLE_OF.get(param) or (("constant", param) if param in SQL_CONSTANTS else None)
-            for param in params
-        ]
-        complete = None not in found and {"user", "namespace", *LOOKUPS[queryset_of]} <= set(found)
-        _compiled[key] = (sql, found) if complete else None
+        roles = parameter_roles(params, used, SQL_CONSTANTS)
+        _compiled[key] = None if roles is None else (sql, roles)
     return _compiled[key]
 
 
@@ -104,11 +100,7 @@ def _readable_version(user, queryset_of, values):
     else:
         sql, roles = compiled
         values = {"user": user.pk, "namespace": user.namespace_id, **values}
-        row = fetch_one(
-            sql,
-            [role[1] if isinstance(role, tuple) else values[role] for role in roles],
-            connection,
-        )
+        row = fetch_one(sql, parameters(roles, values), connection)
     return loaded(StateVersion, connection.alias, HEAD_COLUMNS, row) if row else None
 
 

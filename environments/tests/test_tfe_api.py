@@ -238,25 +238,25 @@ def test_a_workspace_id_is_ascii_digits_only(personas):
     assert client.get(f"/api/v2/workspaces/ws-+{number}").status_code == 404
 
 
-def test_a_workspace_is_read_with_the_callers_level_in_one_query(
-    personas, django_assert_num_queries
-):
+def test_a_workspace_is_read_by_id_or_by_name_in_four_queries(personas, django_assert_num_queries):
     workspace_id = create(v2(personas.writer.token), "network").json()["data"]["id"]
     path = f"/api/v2/workspaces/{workspace_id}"
     reader = v2(personas.reader.token)
     reader.get(path)  # the token's last use, written once a minute
-    # the token; the workspace with its namespace and the reader's level; its current run
-    with django_assert_num_queries(3):
+    # the token; the workspace with its namespace; the reader's level; its current run
+    with django_assert_num_queries(4):
         response = reader.get(path)
     assert response.status_code == 200
     permissions = response.json()["data"]["attributes"]["permissions"]
     assert permissions["can-queue-run"] is False and permissions["can-read-state-versions"] is True
     assert v2(personas.outsider.token).get(path).status_code == 404
     named = "/api/v2/organizations/acme/workspaces/network"
-    with django_assert_num_queries(3):  # the same, found by its organization and name
+    with django_assert_num_queries(4):  # the same: organization and name in one query
         assert reader.get(named).json()["data"]["id"] == workspace_id
     any_case = reader.get("/api/v2/organizations/ACME/workspaces/Network")
     assert any_case.json()["data"]["id"] == workspace_id
     assert v2(personas.outsider.token).get(named).status_code == 404
+    elsewhere = reader.get("/api/v2/organizations/reader/workspaces/network")
+    assert elsewhere.status_code == 404  # the name in another namespace
     lock = reader.post(f"{path}/actions/lock", {}, format="json")
-    assert lock.status_code == 403  # a level too low: 403, as the step-by-step check answered
+    assert lock.status_code == 403  # a level too low

@@ -301,8 +301,8 @@ def test_workspace_runs_queue_and_capacity(personas, django_assert_num_queries):
     for status in (Status.APPLIED, Status.PLANNING, Status.PENDING):
         RunFactory(environment=env, status=status)
     reader = v2(personas.reader.token)
-    # the token (and its first use), the workspace with the reader's level, count, page
-    with django_assert_num_queries(5):
+    # the token (and its first use), the workspace, the reader's level, count, page
+    with django_assert_num_queries(6):
         listed = reader.get(f"/api/v2/workspaces/ws-{env.pk}/runs")
     assert [r["attributes"]["status"] for r in listed.json()["data"]] == [
         "pending",

@@ -27,7 +27,7 @@ from atlas.api.jsonapi import V2View, body_data, paginate
 from environments import locking, services
 from environments.models import Environment, ExecutionMode, LockKind
 
-from ...lookup import WORKSPACE, environment_with_level
+from ...lookup import WORKSPACE, environment_and_level
 from .shapes import (
     entitlements_resource,
     organization_resource,
@@ -42,7 +42,7 @@ USER_AGENT = re.compile(r"\b(Terraform|OpenTofu)/(\S+)")
 def named_workspace(request, organization, name, needed=Level.READ):
     """(environment, level) of `organization/name`: what the caller holds on
     the workspace itself, grants included; 404 when that is nothing."""
-    return environment_with_level(
+    return environment_and_level(
         request, needed, namespace__name__iexact=organization, name__iexact=name
     )
 
