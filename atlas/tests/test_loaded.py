@@ -7,6 +7,7 @@ from accounts.models import Namespace, Token, User
 from accounts.tests.factories import UserFactory, token_for
 from accounts.tokens import _LOOKUP_ATTNAMES
 from atlas.compiled import _stores_plainly, loaded
+from environments.lookup import _LEVELLED_ATTNAMES
 from states.models import StateVersion
 from states.selectors import HEAD_COLUMNS
 
@@ -75,10 +76,13 @@ def test_anything_but_plain_columns_takes_from_db(attnames):
 
 
 def test_the_hot_lookups_build_their_instances_directly():
-    """The token lookup's three models and the head's columns take the
-    direct path: a field or an override added to them that from_db would
-    treat differently shows here, not as a silent slowdown."""
+    """The token lookup's three models, the head's columns and the
+    environment lookup's three models take the direct path: a field or an
+    override added to them that from_db would treat differently shows here,
+    not as a silent slowdown."""
     assert [model for model, _attnames in _LOOKUP_ATTNAMES] == [Token, User, Namespace]
     for model, attnames in _LOOKUP_ATTNAMES:
         assert _stores_plainly(model, attnames), model
     assert _stores_plainly(StateVersion, HEAD_COLUMNS)
+    for model, attnames in _LEVELLED_ATTNAMES:  # the environment a URL names
+        assert _stores_plainly(model, attnames), model
