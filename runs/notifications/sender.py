@@ -117,7 +117,9 @@ def post(url, body, headers, timeout=None):
             data = answer.read(limit)
             response.excerpt = data.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     except Exception as exc:  # every network failure is an outcome to record
-        if watchdog.fired:
+        # The socket's own timeout is the same deadline as the watchdog's:
+        # whichever notices first, no complete answer came within it.
+        if watchdog.fired or isinstance(exc, TimeoutError | socket.timeout):
             response.error = f"No complete answer within {timeout:g} s."
         else:
             response.error = _describe(exc)
@@ -133,8 +135,6 @@ def post(url, body, headers, timeout=None):
 def _describe(exc):
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not accepted: {exc.verify_message}."
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "Timed out."
     if isinstance(exc, ConnectionRefusedError):
         return "Connection refused."
     if isinstance(exc, http.client.HTTPException):
